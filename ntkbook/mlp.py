@@ -1,0 +1,96 @@
+"""A fully connected network in the two parametrisations the book compares.
+
+Depth is the number of weight layers, so ``sizes=(784, 800, 800, 1)`` has depth 3 and two
+hidden layers. There is no activation after the last layer.
+
+* ``"ntk"`` (Jacot et al.): every W and b is drawn from N(0, 1) and layer l computes
+  ``a @ W / sqrt(fan_in) + b``.
+* ``"standard"``: W is Glorot-normal, b is zero, and layer l computes ``a @ W + b``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+
+from ntkbook.activations import Activation, get_activation
+
+Params = list[tuple[jax.Array, jax.Array]]
+
+PARAMETRIZATIONS = ("ntk", "standard")
+
+
+@dataclass(frozen=True)
+class MLP:
+    """A multilayer perceptron.
+
+    Args:
+        sizes: layer widths ``(n_0, n_1, ..., n_D)``: input, hidden layers, output.
+        activation: name of the activation (see :data:`ntkbook.activations.ACTIVATIONS`).
+        parametrization: ``"ntk"`` or ``"standard"``.
+    """
+
+    sizes: tuple[int, ...]
+    activation: str = "relu"
+    parametrization: str = "ntk"
+    phi: Activation = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        sizes = tuple(int(n) for n in self.sizes)
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"sizes must hold at least two positive widths, got {self.sizes!r}")
+        if self.parametrization not in PARAMETRIZATIONS:
+            raise ValueError(
+                f"unknown parametrization {self.parametrization!r}; choose one of {PARAMETRIZATIONS}"
+            )
+        object.__setattr__(self, "sizes", sizes)
+        object.__setattr__(self, "phi", get_activation(self.activation))
+
+    @property
+    def depth(self) -> int:
+        """Number of weight layers."""
+        return len(self.sizes) - 1
+
+    @property
+    def n_outputs(self) -> int:
+        return self.sizes[-1]
+
+    @property
+    def n_params(self) -> int:
+        return sum((a + 1) * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+
+    def weight_scales(self) -> tuple[float, ...]:
+        """The factor each layer multiplies ``a @ W`` by: 1/sqrt(fan_in) (ntk) or 1 (standard)."""
+        if self.parametrization == "ntk":
+            return tuple(1.0 / math.sqrt(n) for n in self.sizes[:-1])
+        return tuple(1.0 for _ in self.sizes[:-1])
+
+    def init(self, key: jax.Array, dtype: jnp.dtype | None = None) -> Params:
+        """Draw parameters: a list of ``(W, b)`` with ``W`` of shape ``(fan_in, fan_out)``."""
+        dtype = dtype or jnp.zeros(()).dtype  # float64 when jax_enable_x64 is on
+        params = []
+        for key_l, fan_in, fan_out in zip(
+            jax.random.split(key, self.depth), self.sizes[:-1], self.sizes[1:]
+        ):
+            key_w, key_b = jax.random.split(key_l)
+            w = jax.random.normal(key_w, (fan_in, fan_out), dtype)
+            if self.parametrization == "ntk":
+                b = jax.random.normal(key_b, (fan_out,), dtype)
+            else:
+                w = w * math.sqrt(2.0 / (fan_in + fan_out))
+                b = jnp.zeros((fan_out,), dtype)
+            params.append((w, b))
+        return params
+
+    def apply(self, params: Params, x: jax.Array) -> jax.Array:
+        """Network output, shape ``(n, n_outputs)`` for ``x`` of shape ``(n, n_0)``."""
+        a = x
+        scales = self.weight_scales()
+        for layer, ((w, b), s) in enumerate(zip(params, scales)):
+            a = (a @ w) * s + b
+            if layer < self.depth - 1:
+                a = self.phi(a)
+        return a
