@@ -1,0 +1,37 @@
+"""Run profiles, in one place: the parameters each chapter runs with.
+
+* ``smoke``: seconds per chapter, for the tests.
+* ``default``: every figure and table of the book; the whole book in under 20 minutes on 2 cores.
+* ``thesis``: the theses' full protocol.
+
+The ``default`` values are also the values in each chapter's ``parameters`` cell (a test checks
+that), so a chapter opened in Jupyter runs as in the default book.
+"""
+
+from __future__ import annotations
+
+PROFILE_NAMES = ("smoke", "default", "thesis")
+
+# Chapter (notebook stem under book/) -> profile -> parameters.
+CHAPTER_PARAMETERS: dict[str, dict[str, dict]] = {
+    "01_theory": {
+        "smoke": {},
+        "default": {},
+        "thesis": {},
+    },
+}
+
+CHAPTERS: tuple[str, ...] = tuple(CHAPTER_PARAMETERS)
+
+
+def chapter_parameters(chapter: str, profile: str) -> dict:
+    """The parameters ``chapter`` runs with under ``profile``.
+
+    Raises:
+        ValueError: for an unknown chapter or profile, naming the known ones.
+    """
+    if profile not in PROFILE_NAMES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILE_NAMES)}")
+    if chapter not in CHAPTER_PARAMETERS:
+        raise ValueError(f"unknown chapter {chapter!r}; chapters are {', '.join(CHAPTERS)}")
+    return dict(CHAPTER_PARAMETERS[chapter][profile])
