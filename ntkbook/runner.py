@@ -1,0 +1,230 @@
+"""Execute chapters with papermill and write their result records.
+
+``run_chapter`` executes ``book/<chapter>.ipynb`` with a profile's parameters into
+``_build/executed/<profile>/book/<chapter>.ipynb`` and writes the record
+``_build/results/<profile>/<chapter>.json``: parameters, seed, versions, wall time, the hash of
+its inputs, and every value the chapter glued. A chapter whose inputs (notebook, package source,
+parameters) are unchanged is not executed again unless forced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from ntkbook.profiles import CHAPTERS, chapter_parameters
+from ntkbook.records import atomic_write_json, glued_values, versions
+
+INJECTED_TAG = "injected-parameters"
+
+
+class ChapterError(RuntimeError):
+    """A chapter could not be run: bad parameters, or a cell failed."""
+
+
+@dataclass(frozen=True)
+class ChapterRun:
+    chapter: str
+    profile: str
+    notebook: Path
+    record: Path
+    executed: bool  # False when the cached result was up to date
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The folder holding ``_toc.yml`` and ``book/``: from ``start`` (or the cwd) upwards, else
+    the checkout this package was imported from."""
+    candidates = [Path(start or Path.cwd()).resolve()]
+    candidates += list(candidates[0].parents)
+    candidates.append(Path(__file__).resolve().parent.parent)
+    for folder in candidates:
+        if (folder / "_toc.yml").is_file() and (folder / "book").is_dir():
+            return folder
+    raise ChapterError(
+        "cannot find the book: no folder with _toc.yml and book/ above "
+        f"{candidates[0]}; run ntkbook from the repository's checkout"
+    )
+
+
+def chapter_name(name: str) -> str:
+    """``book/01_theory.ipynb``, ``01_theory.ipynb`` and ``01_theory`` all name ``01_theory``."""
+    stem = Path(name).name
+    stem = stem[: -len(".ipynb")] if stem.endswith(".ipynb") else stem
+    if stem not in CHAPTERS:
+        raise ChapterError(f"unknown chapter {name!r}; chapters are: {', '.join(CHAPTERS)}")
+    return stem
+
+
+def declared_parameters(notebook: Path) -> dict[str, Any]:
+    """The parameters a notebook declares in its cell tagged ``parameters``."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(notebook))
+    if not declared:
+        raise ChapterError(f"{notebook} has no cell tagged 'parameters'")
+    return declared
+
+
+def resolve_parameters(
+    root: Path, chapter: str, profile: str, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The profile's parameters for ``chapter`` with ``overrides`` on top, checked against the
+    notebook's parameters cell: an unknown name is an error, before anything runs."""
+    try:
+        params = chapter_parameters(chapter, profile)
+    except ValueError as exc:
+        raise ChapterError(str(exc)) from None
+    params.update(overrides or {})
+    declared = declared_parameters(root / "book" / f"{chapter}.ipynb")
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise ChapterError(
+            f"unknown parameter(s) {', '.join(unknown)} for chapter {chapter}; "
+            f"it declares: {', '.join(sorted(declared))}"
+        )
+    return params
+
+
+def _hash_files(digest, paths) -> None:
+    for path in sorted(paths):
+        digest.update(str(path.name).encode())
+        digest.update(path.read_bytes())
+
+
+def inputs_hash(root: Path, chapter: str, profile: str, params: dict[str, Any]) -> str:
+    """Content hash of what a chapter's result depends on: notebook, package source, parameters."""
+    digest = hashlib.sha256()
+    _hash_files(digest, [root / "book" / f"{chapter}.ipynb"])
+    package = Path(__file__).resolve().parent
+    _hash_files(digest, package.rglob("*.py"))
+    digest.update(json.dumps({"profile": profile, "parameters": params}, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def executed_path(root: Path, profile: str, chapter: str) -> Path:
+    return root / "_build" / "executed" / profile / "book" / f"{chapter}.ipynb"
+
+
+def record_path(root: Path, profile: str, chapter: str) -> Path:
+    return root / "_build" / "results" / profile / f"{chapter}.json"
+
+
+def _up_to_date(record: Path, notebook: Path, digest: str) -> bool:
+    if not (record.is_file() and notebook.is_file()):
+        return False
+    try:
+        return json.loads(record.read_text())["inputs_hash"] == digest
+    except (ValueError, KeyError):
+        return False
+
+
+def _hide_injected_cell(path: Path) -> dict:
+    """Tag papermill's injected-parameters cell ``remove-cell`` so the book does not show it."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if INJECTED_TAG in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, path)
+    return nb
+
+
+def _failure_message(chapter: str, exc: Exception, failed: Path) -> str:
+    cell = getattr(exc, "exec_count", None)
+    ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
+    where = f"cell [{cell}]" if cell is not None else "a cell"
+    return (
+        f"chapter {chapter} failed in {where}: {ename}: {evalue}\n"
+        f"  the partly executed notebook is {failed}"
+    )
+
+
+def _execute(root: Path, chapter: str, params: dict[str, Any], target: Path) -> None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.stem}.partial.ipynb")
+    # The kernel inherits the environment: make the checkout importable even if not installed.
+    env_path = os.environ.get("PYTHONPATH", "")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env_path) if p)
+    try:
+        papermill.execute_notebook(
+            str(root / "book" / f"{chapter}.ipynb"),
+            str(partial),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(root / "book"),
+            progress_bar=False,
+        )
+    except PapermillExecutionError as exc:
+        failed = root / "_build" / "failed" / target.parent.parent.name / target.name
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(partial, failed)
+        raise ChapterError(_failure_message(chapter, exc, failed)) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        os.environ["PYTHONPATH"] = env_path
+        if not env_path:
+            del os.environ["PYTHONPATH"]
+    _hide_injected_cell(partial)
+    os.replace(partial, target)
+
+
+def run_chapter(
+    chapter: str,
+    profile: str = "default",
+    overrides: dict[str, Any] | None = None,
+    *,
+    force: bool = False,
+    root: Path | None = None,
+) -> ChapterRun:
+    """Execute one chapter under ``profile`` and write its result record.
+
+    Raises:
+        ChapterError: unknown chapter/profile/parameter (before running), or a failing cell.
+    """
+    root = repo_root(root)
+    chapter = chapter_name(chapter)
+    params = resolve_parameters(root, chapter, profile, overrides)
+    digest = inputs_hash(root, chapter, profile, params)
+    notebook, record = executed_path(root, profile, chapter), record_path(root, profile, chapter)
+    if not force and _up_to_date(record, notebook, digest):
+        return ChapterRun(chapter, profile, notebook, record, executed=False)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    tic = time.perf_counter()
+    _execute(root, chapter, params, notebook)
+    wall = time.perf_counter() - tic
+    results = glued_values(nbformat.read(notebook, as_version=4))
+    atomic_write_json(
+        record,
+        {
+            "chapter": chapter,
+            "profile": profile,
+            "parameters": params,
+            "seed": params.get("seed"),
+            "inputs_hash": digest,
+            "started": started,
+            "wall_seconds": round(wall, 3),
+            "versions": versions(),
+            "results": results,
+        },
+    )
+    return ChapterRun(chapter, profile, notebook, record, executed=True)
+
+
+def clean_profile(root: Path, profile: str) -> None:
+    """Forget a profile's executed notebooks and records."""
+    for sub in ("executed", "results"):
+        shutil.rmtree(root / "_build" / sub / profile, ignore_errors=True)
