@@ -1,0 +1,103 @@
+"""`ntkbook run`: parameters checked before running, failures named, results cached and atomic."""
+
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from ntkbook import profiles, runner
+from ntkbook.records import glued_values
+
+PROBE = "99_probe"
+
+
+def _probe_notebook():
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("scale = 2\nfail_on = -1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Probe"),
+        params,
+        nbformat.v4.new_code_cell(
+            "from ntkbook.records import glue\nglue('probe_value', 21 * scale)\n"
+            "glue('probe_list', [1.5, scale])"
+        ),
+        nbformat.v4.new_code_cell(
+            "if fail_on == scale:\n    raise ValueError(f'probe failure at scale={scale}')"
+        ),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+@pytest.fixture
+def probe_root(tmp_path, monkeypatch):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
+    nbformat.write(_probe_notebook(), tmp_path / "book" / f"{PROBE}.ipynb")
+    monkeypatch.setitem(
+        profiles.CHAPTER_PARAMETERS, PROBE, {"smoke": {"scale": 1}, "default": {}, "thesis": {}}
+    )
+    monkeypatch.setattr(runner, "CHAPTERS", runner.CHAPTERS + (PROBE,))
+    return tmp_path
+
+
+def test_run_writes_record_and_caches(probe_root):
+    first = runner.run_chapter(PROBE, "smoke", root=probe_root)
+    assert first.executed
+    record = json.loads(first.record.read_text())
+    assert record["parameters"] == {"scale": 1}
+    assert record["results"] == {"probe_value": 21, "probe_list": [1.5, 1]}
+    assert record["wall_seconds"] > 0 and "jax" in record["versions"]
+    executed = nbformat.read(first.notebook, as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "remove-cell" in injected[0].metadata["tags"]
+
+    again = runner.run_chapter(PROBE, "smoke", root=probe_root)
+    assert not again.executed  # same notebook, package and parameters: cached
+    assert runner.run_chapter(PROBE, "smoke", {"scale": 3}, root=probe_root).executed
+    assert runner.run_chapter(PROBE, "smoke", {"scale": 3}, force=True, root=probe_root).executed
+    assert glued_values(nbformat.read(first.notebook, as_version=4))["probe_value"] == 63
+
+
+def test_unknown_parameter_fails_before_running(probe_root):
+    with pytest.raises(runner.ChapterError, match=r"unknown parameter\(s\) nope.*declares: fail_on, scale"):
+        runner.run_chapter(PROBE, "smoke", {"nope": 1}, root=probe_root)
+    assert not runner.executed_path(probe_root, "smoke", PROBE).exists()
+
+
+def test_unknown_chapter_and_profile(probe_root):
+    with pytest.raises(runner.ChapterError, match="unknown chapter 'nochapter'"):
+        runner.run_chapter("nochapter", "smoke", root=probe_root)
+    with pytest.raises(runner.ChapterError, match="unknown profile 'fast'"):
+        runner.run_chapter(PROBE, "fast", root=probe_root)
+
+
+def test_failing_cell_is_named_and_leaves_no_result(probe_root):
+    with pytest.raises(runner.ChapterError) as info:
+        runner.run_chapter(PROBE, "smoke", {"fail_on": 1}, root=probe_root)
+    message = str(info.value)
+    assert f"chapter {PROBE} failed in cell" in message
+    assert "ValueError: probe failure at scale=1" in message
+    assert not runner.executed_path(probe_root, "smoke", PROBE).exists()
+    assert not runner.record_path(probe_root, "smoke", PROBE).exists()
+    assert list((probe_root / "_build" / "failed" / "smoke").glob("*.ipynb"))
+
+
+def _cli(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "ntkbook", *args], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def test_cli_rejects_unknown_parameter_and_chapter(tmp_path):
+    root = runner.repo_root()
+    bad = _cli("run", "01_theory", "--profile", "smoke", "-p", "no_such_parameter", "1", cwd=root)
+    assert bad.returncode != 0
+    assert "no_such_parameter" in bad.stderr
+    bad = _cli("run", "00_missing", cwd=root)
+    assert bad.returncode != 0 and "unknown chapter '00_missing'" in bad.stderr
+    bad = _cli("build", "--profile", "huge", cwd=root)
+    assert bad.returncode != 0 and "invalid choice: 'huge'" in bad.stderr
