@@ -6,6 +6,10 @@ hidden layers. There is no activation after the last layer.
 * ``"ntk"`` (Jacot et al.): every W and b is drawn from N(0, 1) and layer l computes
   ``a @ W / sqrt(fan_in) + b``.
 * ``"standard"``: W is Glorot-normal, b is zero, and layer l computes ``a @ W + b``.
+* ``"berg"``: Berg (2024)'s eq. (5) read literally, which is the reading that reproduces his
+  numbers: every W and b from N(0, 1); a hidden layer computes ``a @ W / sqrt(n_l) + b`` with
+  ``n_l`` the layer's *own* width (its fan-out), and the output layer ``a @ W + b`` unscaled.
+  Its kernel is about ``width`` times the ``"ntk"`` one, so its eigenvalues are too.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from ntkbook.activations import Activation, get_activation
 
 Params = list[tuple[jax.Array, jax.Array]]
 
-PARAMETRIZATIONS = ("ntk", "standard")
+PARAMETRIZATIONS = ("ntk", "standard", "berg")
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,15 @@ class MLP:
         return sum((a + 1) * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
 
     def weight_scales(self) -> tuple[float, ...]:
-        """The factor each layer multiplies ``a @ W`` by: 1/sqrt(fan_in) (ntk) or 1 (standard)."""
+        """The factor each layer multiplies ``a @ W`` by, first layer first.
+
+        ``"ntk"``: 1/sqrt(fan_in); ``"standard"``: 1; ``"berg"``: 1/sqrt(fan_out) for hidden
+        layers and 1 for the output layer.
+        """
         if self.parametrization == "ntk":
             return tuple(1.0 / math.sqrt(n) for n in self.sizes[:-1])
+        if self.parametrization == "berg":
+            return tuple(1.0 / math.sqrt(n) for n in self.sizes[1:-1]) + (1.0,)
         return tuple(1.0 for _ in self.sizes[:-1])
 
     def init(self, key: jax.Array, dtype: jnp.dtype | None = None) -> Params:
@@ -77,7 +87,7 @@ class MLP:
         ):
             key_w, key_b = jax.random.split(key_l)
             w = jax.random.normal(key_w, (fan_in, fan_out), dtype)
-            if self.parametrization == "ntk":
+            if self.parametrization in ("ntk", "berg"):
                 b = jax.random.normal(key_b, (fan_out,), dtype)
             else:
                 w = w * math.sqrt(2.0 / (fan_in + fan_out))

@@ -28,7 +28,9 @@ def _rel_err(a, b):
 
 
 CASES = list(
-    itertools.product(sorted(ACTIVATIONS), ["ntk", "standard"], [2, 3, 5], [1, 3], [False, True])
+    itertools.product(
+        sorted(ACTIVATIONS), ["ntk", "standard", "berg"], [2, 3, 5], [1, 3], [False, True]
+    )
 )
 
 
@@ -132,3 +134,14 @@ def test_parametrisations_initialise_as_documented():
     ntk = MLP(sizes=(400, 300, 1), parametrization="ntk").init(jax.random.PRNGKey(0))
     assert abs(float(jnp.std(ntk[0][0])) - 1.0) < 0.02
     assert abs(float(jnp.std(ntk[0][1])) - 1.0) < 0.2
+
+
+def test_berg_reading_scales_hidden_layers_by_their_own_width():
+    net = MLP(sizes=(4, 9, 16, 1), parametrization="berg")
+    assert net.weight_scales() == (1 / 3, 1 / 4, 1.0)
+    x = _inputs(3, 11)[:, :4]
+    params = net.init(jax.random.PRNGKey(0))
+    (w1, b1), (w2, b2), (w3, b3) = params
+    h1 = jax.nn.relu(x @ w1 / 3 + b1)
+    h2 = jax.nn.relu(h1 @ w2 / 4 + b2)
+    np.testing.assert_allclose(net.apply(params, x), h2 @ w3 + b3, rtol=1e-13)
