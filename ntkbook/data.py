@@ -398,25 +398,30 @@ def _is_hex(text: str) -> bool:
     return True
 
 
-def _verified_idx(path: Path, name: str, checksums: Mapping[str, str]) -> np.ndarray:
+def _verified_idx(
+    path: Path, name: str, checksums: Mapping[str, str], label: str = ""
+) -> np.ndarray:
     """Parse ``path`` after checking the sha256 of its decompressed bytes.
+
+    ``label`` names the file in messages (default: its file name).
 
     Raises:
         _Rejected: Unreadable, checksum mismatch, or malformed.
     """
+    label = label or path.name
     try:
         raw = _read_bytes(path)
     except ValueError as exc:
-        raise _Rejected(f"malformed {path.name}: {exc}") from None
+        raise _Rejected(f"malformed {label}: {exc}") from None
     except OSError as exc:
-        raise _Rejected(f"unreadable {path.name}: {exc}") from None
+        raise _Rejected(f"unreadable {label}: {exc}") from None
     digest = hashlib.sha256(raw).hexdigest()
     if digest != checksums[name].lower():
-        raise _Rejected(f"checksum mismatch for {path.name} (sha256 {digest[:12]}...)")
+        raise _Rejected(f"checksum mismatch for {label} (sha256 {digest[:12]}...)")
     try:
         return parse_idx(raw)
     except ValueError as exc:
-        raise _Rejected(f"malformed {path.name}: {exc}") from None
+        raise _Rejected(f"malformed {label}: {exc}") from None
 
 
 def _load_idx_file(folder: Path, name: str, checksums: Mapping[str, str]) -> np.ndarray:
@@ -453,7 +458,7 @@ def _download_fashion(base_url: str, checksums: Mapping[str, str], timeout: floa
     urls = {f"{n}.gz": _file_url(base_url, f"{n}.gz") for n in FASHION_MNIST_FILES.values()}
 
     def verify(path: Path, file_name: str) -> None:
-        _verified_idx(path, file_name.removesuffix(".gz"), checksums)
+        _verified_idx(path, file_name.removesuffix(".gz"), checksums, f"downloaded {file_name}")
 
     _download_verified(urls, folder, verify, timeout)
     return _load_fashion_dir(folder, checksums)
@@ -580,28 +585,35 @@ def _wine_from_table(
     return WineQuality(np.delete(values, q, axis=1), quality.copy(), names, source)
 
 
-def _read_wine_file(path: Path, counts: Mapping[int, int]) -> WineQuality:
+def _read_wine_file(path: Path, counts: Mapping[int, int], label: str = "") -> WineQuality:
     """Read and check one ``winequality-red.csv``.
+
+    ``label`` names the file in messages (default: its file name).
 
     Raises:
         _Rejected: Missing, unreadable or malformed.
     """
+    label = label or path.name
     if not path.is_file():
-        raise _Rejected(f"missing {path.name}")
+        raise _Rejected(f"missing {label}")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise _Rejected(f"unreadable {path.name}: {exc}") from None
+        raise _Rejected(f"unreadable {label}: {exc}") from None
     try:
         return _wine_from_table(*parse_wine_csv(text), counts, path)
     except ValueError as exc:
-        raise _Rejected(f"malformed {path.name}: {exc}") from None
+        raise _Rejected(f"malformed {label}: {exc}") from None
 
 
 def _download_wine(url: str, counts: Mapping[int, int], timeout: float) -> WineQuality:
     folder = user_cache_dir("wine-quality")
     urls = {WINE_QUALITY_FILE: _file_url(url, WINE_QUALITY_FILE)}
-    _download_verified(urls, folder, lambda path, _: _read_wine_file(path, counts), timeout)
+
+    def verify(path: Path, file_name: str) -> None:
+        _read_wine_file(path, counts, f"downloaded {file_name}")
+
+    _download_verified(urls, folder, verify, timeout)
     return _read_wine_file(folder / WINE_QUALITY_FILE, counts)
 
 

@@ -30,15 +30,18 @@ from ntkbook.mlp import MLP, Params
 DEFAULT_BLOCK_ROWS = 512
 
 
-def _forward_backward(net: MLP, params: Params, x: jax.Array):
+def _forward_backward(net: MLP, params: Params, x: jax.Array, scales, masks=None):
     """Layer inputs ``a_{l-1}`` and back-propagated output gradients of one batch.
+
+    ``scales[l]`` multiplies ``a @ W`` in layer ``l``. ``masks`` (optional, one 0/1 vector per
+    hidden layer) switches hidden units off: a zero-padded wide network with masks computes the
+    kernel of the narrower one, so one compiled program serves a whole family of widths.
 
     Returns:
         inputs: list of ``D`` arrays, ``inputs[l]`` of shape ``(n, n_l)`` (``inputs[0] = x``).
         slopes: list of ``D - 1`` arrays ``phi'(h_l)`` of shape ``(n, n_l)``, hidden layers.
         grads: list of ``D - 1`` arrays ``g_l`` of shape ``(n, n_out, n_l)``, hidden layers.
     """
-    scales = net.weight_scales()
     inputs, slopes = [x], []
     a = x
     for layer in range(net.depth - 1):
@@ -46,6 +49,8 @@ def _forward_backward(net: MLP, params: Params, x: jax.Array):
         h = (a @ w) * scales[layer] + b
         # phi'(h) elementwise: a JVP with a tangent of ones, exact for any activation.
         a, slope = jax.jvp(net.phi, (h,), (jnp.ones_like(h),))
+        if masks is not None:
+            a, slope = a * masks[layer], slope * masks[layer]
         inputs.append(a)
         slopes.append(slope)
     grads = []
@@ -61,60 +66,74 @@ def _forward_backward(net: MLP, params: Params, x: jax.Array):
     return inputs, slopes, grads
 
 
-def _input_gram(net: MLP, layer: int, a1: jax.Array, a2: jax.Array) -> jax.Array:
-    """``s_l^2 a1 a2^T + 1``: the factor that weights and bias of layer ``layer`` contribute."""
-    s = net.weight_scales()[layer]
-    return (s * s) * (a1 @ a2.T) + 1.0
+def _input_gram(scale, a1: jax.Array, a2: jax.Array) -> jax.Array:
+    """``s_l^2 a1 a2^T + 1``: the factor that the weights and bias of a layer contribute."""
+    return (scale * scale) * (a1 @ a2.T) + 1.0
 
 
 @partial(jax.jit, static_argnames=("net",))
 def _features(net: MLP, params: Params, x: jax.Array):
     """Everything the Gram products need from one block of rows (see :func:`_forward_backward`)."""
-    return _forward_backward(net, params, x)
+    return _forward_backward(net, params, x, net.weight_scales())
 
 
-def _mean_gram(net: MLP, params: Params, f1, f2) -> jax.Array:
+def _mean_gram(net: MLP, params: Params, f1, f2, scales) -> jax.Array:
     """Mean-over-outputs kernel between two blocks of features, shape ``(n1, n2)``."""
     (in1, sl1, g1), (in2, sl2, g2) = f1, f2
     n_out, depth = net.n_outputs, net.depth
     # The output layer: g_D^o = e_o, so its mean over outputs is the input factor alone.
-    theta = _input_gram(net, depth - 1, in1[-1], in2[-1])
+    theta = _input_gram(scales[-1], in1[-1], in2[-1])
     if depth > 1:
         # Last hidden layer: sum_o g^o g'^o = s_D^2 (phi' * ||W_D row||^2) phi'^T.
         w_out = params[-1][0]
-        row_norms = jnp.sum(w_out * w_out, axis=1) * (net.weight_scales()[-1] ** 2 / n_out)
+        row_norms = jnp.sum(w_out * w_out, axis=1) * (scales[-1] ** 2 / n_out)
         g_gram = (sl1[-1] * row_norms) @ sl2[-1].T
-        theta = theta + _input_gram(net, depth - 2, in1[-2], in2[-2]) * g_gram
+        theta = theta + _input_gram(scales[-2], in1[-2], in2[-2]) * g_gram
     for layer in range(depth - 2):
         n1, n2 = in1[0].shape[0], in2[0].shape[0]
         g_gram = g1[layer].reshape(n1, -1) @ g2[layer].reshape(n2, -1).T / n_out
-        theta = theta + _input_gram(net, layer, in1[layer], in2[layer]) * g_gram
+        theta = theta + _input_gram(scales[layer], in1[layer], in2[layer]) * g_gram
     return theta
 
 
-def _full_gram(net: MLP, params: Params, f1, f2) -> jax.Array:
+def _full_gram(net: MLP, params: Params, f1, f2, scales) -> jax.Array:
     """Kernel for every output pair between two blocks of features, ``(n1, n2, out, out)``."""
     (in1, _, g1), (in2, _, g2) = f1, f2
     depth = net.depth
     eye = jnp.eye(net.n_outputs, dtype=in1[0].dtype)
-    theta = _input_gram(net, depth - 1, in1[-1], in2[-1])[:, :, None, None] * eye
+    theta = _input_gram(scales[-1], in1[-1], in2[-1])[:, :, None, None] * eye
     for layer in range(depth - 1):
         g_gram = jnp.einsum("aoi,bpi->abop", g1[layer], g2[layer])
-        theta = theta + _input_gram(net, layer, in1[layer], in2[layer])[:, :, None, None] * g_gram
+        inputs = _input_gram(scales[layer], in1[layer], in2[layer])
+        theta = theta + inputs[:, :, None, None] * g_gram
     return theta
 
 
-_gram = jax.jit(
-    lambda net, params, f1, f2, full: (_full_gram if full else _mean_gram)(net, params, f1, f2),
-    static_argnames=("net", "full"),
-)
+@partial(jax.jit, static_argnames=("net", "full"))
+def _gram(net: MLP, params: Params, f1, f2, full: bool) -> jax.Array:
+    gram = _full_gram if full else _mean_gram
+    return gram(net, params, f1, f2, net.weight_scales())
 
 
 @partial(jax.jit, static_argnames=("net", "full"))
 def _kernel_one_block(net: MLP, params: Params, x1, x2, full: bool) -> jax.Array:
-    f1 = _forward_backward(net, params, x1)
-    f2 = f1 if x2 is None else _forward_backward(net, params, x2)
-    return (_full_gram if full else _mean_gram)(net, params, f1, f2)
+    scales = net.weight_scales()
+    f1 = _forward_backward(net, params, x1, scales)
+    f2 = f1 if x2 is None else _forward_backward(net, params, x2, scales)
+    return (_full_gram if full else _mean_gram)(net, params, f1, f2, scales)
+
+
+@partial(jax.jit, static_argnames=("net",))
+def masked_ntk(net: MLP, params: Params, x: jax.Array, scales: jax.Array, masks) -> jax.Array:
+    """Mean-over-outputs kernel ``(n, n)`` of a narrower network embedded in ``net``.
+
+    ``params`` are zero-padded to ``net.sizes``; ``masks`` holds one 0/1 vector per hidden layer
+    (the units that exist) and ``scales`` the narrower network's per-layer factors. Widths,
+    masks and scales are traced values, so one compiled program serves every width up to
+    ``net``'s: a sweep compiles once per (activation, depth), not once per grid cell.
+    """
+    feats = _forward_backward(net, params, x, scales, masks)
+    return _mean_gram(net, params, feats, feats, scales)
 
 
 def _pad_rows(x: jax.Array, rows: int) -> jax.Array:

@@ -48,7 +48,8 @@ class MLP:
             raise ValueError(f"sizes must hold at least two positive widths, got {self.sizes!r}")
         if self.parametrization not in PARAMETRIZATIONS:
             raise ValueError(
-                f"unknown parametrization {self.parametrization!r}; choose one of {PARAMETRIZATIONS}"
+                f"unknown parametrization {self.parametrization!r}; "
+                f"choose one of {PARAMETRIZATIONS}"
             )
         object.__setattr__(self, "sizes", sizes)
         object.__setattr__(self, "phi", get_activation(self.activation))
@@ -64,7 +65,7 @@ class MLP:
 
     @property
     def n_params(self) -> int:
-        return sum((a + 1) * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        return sum((a + 1) * b for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True))
 
     def weight_scales(self) -> tuple[float, ...]:
         """The factor each layer multiplies ``a @ W`` by, first layer first.
@@ -83,7 +84,7 @@ class MLP:
         dtype = dtype or jnp.zeros(()).dtype  # float64 when jax_enable_x64 is on
         params = []
         for key_l, fan_in, fan_out in zip(
-            jax.random.split(key, self.depth), self.sizes[:-1], self.sizes[1:]
+            jax.random.split(key, self.depth), self.sizes[:-1], self.sizes[1:], strict=True
         ):
             key_w, key_b = jax.random.split(key_l)
             w = jax.random.normal(key_w, (fan_in, fan_out), dtype)
@@ -99,7 +100,7 @@ class MLP:
         """Network output, shape ``(n, n_outputs)`` for ``x`` of shape ``(n, n_0)``."""
         a = x
         scales = self.weight_scales()
-        for layer, ((w, b), s) in enumerate(zip(params, scales)):
+        for layer, ((w, b), s) in enumerate(zip(params, scales, strict=True)):
             a = (a @ w) * s + b
             if layer < self.depth - 1:
                 a = self.phi(a)

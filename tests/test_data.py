@@ -141,7 +141,7 @@ def server():
     modes: dict[str, str] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
+        def do_GET(self):
             name = self.path.lstrip("/")
             if name not in files:
                 self.send_error(404)
@@ -254,7 +254,8 @@ def test_cache_respects_xdg_and_home(tmp_path, monkeypatch):
     monkeypatch.delenv("XDG_CACHE_HOME")
     expected = tmp_path / "home" / ".cache" / "ntkbook" / "fashion-mnist"
     assert cache_dir("fashion-mnist") == expected
-    assert load_tiny(download=False, data_dir=None).source == make_fashion_dir(expected)
+    make_fashion_dir(expected)
+    assert load_tiny(download=False, data_dir=None).source == expected
 
 
 def test_checksum_mismatch_is_skipped(tmp_path, monkeypatch):
@@ -278,7 +279,8 @@ def test_nothing_valid_names_every_place(tmp_path, monkeypatch):
     assert len(info.value.searched) == 7  # 2 explicit, 2 env, Debian, cache, download
     for place in (bad, tmp_path / "env", debian, cache_dir("fashion-mnist")):
         assert str(place) in message
-    assert "checksum mismatch for train-labels-idx1-ubyte.gz" in reasons[f"{bad} (data_dir argument)"]
+    bad_reason = reasons[f"{bad} (data_dir argument)"]
+    assert "checksum mismatch for train-labels-idx1-ubyte.gz" in bad_reason
     assert "checksum mismatch for t10k-images-idx3-ubyte" in message
     assert "missing" in message and "download=False" in message
     assert "apt-get install -y dataset-fashion-mnist" in message
@@ -326,7 +328,7 @@ def test_download_url_from_env(server, monkeypatch):
     ("mode", "message"),
     [
         ("404", "HTTP 404"),
-        ("checksum", "checksum mismatch for .download-"),
+        ("checksum", "checksum mismatch for downloaded t10k-labels-idx1-ubyte.gz"),
         ("truncate", "incomplete download"),
         ("slow", "timed out"),
     ],
@@ -392,11 +394,13 @@ def test_wine_wrong_counts_rejected(tmp_path):
 
 
 def test_wine_parser_errors():
-    text = wine_csv(",")
-    with pytest.raises(ValueError, match="line 3 does not have"):
-        data.parse_wine_csv(text.replace("\n", ",1\n", 2).replace(",1\n", "\n", 1))
+    lines = wine_csv(",").splitlines()
+    wide = [*lines[:2], lines[2] + ",1", *lines[3:]]
+    with pytest.raises(ValueError, match="line 3 does not have the header's 12 fields"):
+        data.parse_wine_csv("\n".join(wide))
+    word = [*lines[:2], "five" + lines[2][3:], *lines[3:]]
     with pytest.raises(ValueError, match="non-numeric"):
-        data.parse_wine_csv(text.replace("5.0", "five", 1))
+        data.parse_wine_csv("\n".join(word))
     with pytest.raises(ValueError, match="no header"):
         data.parse_wine_csv("")
 
@@ -415,7 +419,7 @@ def test_wine_download_failures(server):
         data.load_wine_quality(base_url=server.url, expected_counts=WINE_COUNTS, timeout=5)
     assert cache_is_clean("wine-quality")
     server.files[data.WINE_QUALITY_FILE] = wine_csv(",").encode()
-    with pytest.raises(data.DataNotFoundError, match="quality counts"):
+    with pytest.raises(data.DataNotFoundError, match="malformed downloaded winequality-red.csv"):
         data.load_wine_quality(base_url=server.url, timeout=5)
     assert cache_is_clean("wine-quality")
 
@@ -533,7 +537,8 @@ def test_wine_splits():
     assert not np.allclose(splits["val"][0].mean(axis=0), 0.0, atol=1e-6)
     again = data.wine_splits(features, quality, seed=0)
     np.testing.assert_array_equal(again["val"][0], splits["val"][0])
-    assert not np.array_equal(data.wine_splits(features, quality, seed=1)["val"][0], again["val"][0])
+    other = data.wine_splits(features, quality, seed=1)
+    assert not np.array_equal(other["val"][0], again["val"][0])
 
 
 def test_wine_splits_constant_feature():

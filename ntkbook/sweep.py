@@ -1,0 +1,168 @@
+"""Sweeps of the smallest NTK eigenvalue over width x depth x activation x seed.
+
+A sweep is split into *families* — one (activation, depth) each — and every family runs as one
+task on a ``concurrent.futures.Executor``: in-process by default, or e.g. a Dask distributed
+client's ``client.get_executor()`` when one machine is not enough. Inside a family, every width
+is the same compiled program: parameters are zero-padded to the widest network and the missing
+units masked (:func:`ntkbook.kernel.masked_ntk`), so a 720-cell grid compiles 36 programs, not
+720. Each family's rows are cached by a content hash of its inputs and the code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import Executor, Future, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ntkbook import activations, cache, kernel, mlp, spectrum
+from ntkbook.mlp import MLP
+
+
+class InProcessExecutor(Executor):
+    """Runs each task at ``submit``, in this process: the default, and the reference."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(exc)
+        return future
+
+
+@dataclass(frozen=True)
+class Family:
+    """The cells of a sweep that share one compiled program."""
+
+    activation: str
+    depth: int
+    widths: tuple[int, ...]
+    seeds: tuple[int, ...]
+    parametrization: str
+    dtype: str
+
+
+def _padded(params, sizes_max):
+    """Zero-pad each (W, b) to the widest network's shapes."""
+    out = []
+    for (w, b), fan_in, fan_out in zip(params, sizes_max[:-1], sizes_max[1:], strict=True):
+        w = jnp.pad(w, ((0, fan_in - w.shape[0]), (0, fan_out - w.shape[1])))
+        out.append((w, jnp.pad(b, (0, fan_out - b.shape[0]))))
+    return out
+
+
+def family_kernels(x: np.ndarray, family: Family):
+    """Yield ``(width, seed, theta)`` for every cell of ``family``; ``theta`` is ``(n, n)``.
+
+    The parameters of each cell are exactly ``MLP(sizes).init(PRNGKey(seed))``.
+    """
+    dtype = jnp.dtype(family.dtype)
+    n0 = x.shape[1]
+    wide = MLP((n0,) + (max(family.widths),) * (family.depth - 1) + (1,), family.activation,
+               family.parametrization)
+    xj = jnp.asarray(x, dtype)
+    for width in family.widths:
+        net = MLP((n0,) + (width,) * (family.depth - 1) + (1,), family.activation,
+                  family.parametrization)
+        masks = [jnp.arange(max(family.widths)) < width for _ in range(family.depth - 1)]
+        masks = [m.astype(dtype) for m in masks]
+        scales = jnp.asarray(net.weight_scales(), dtype)
+        for seed in family.seeds:
+            params = _padded(net.init(jax.random.PRNGKey(seed), dtype), wide.sizes)
+            yield width, seed, kernel.masked_ntk(wide, params, xj, scales, masks)
+
+
+def run_family(x: np.ndarray, family: Family) -> list[dict]:
+    """λ_min (float64 eigensolver) for every (width, seed) of ``family``; one row per cell."""
+    if family.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)  # also inside a fresh worker process
+    rows = []
+    for width, seed, theta in family_kernels(x, family):
+        tic = time.perf_counter()
+        theta = np.asarray(theta)
+        kernel.check_finite(theta, f"NTK of {family.activation} width {width} depth "
+                            f"{family.depth} seed {seed}")
+        eigs = spectrum.eigvalsh(theta)
+        rows.append({
+            "activation": family.activation, "width": width, "depth": family.depth,
+            "seed": seed, "parametrization": family.parametrization, "dtype": family.dtype,
+            "lambda_min": float(eigs[0]),
+            "lambda_max": float(eigs[-1]),
+            # Below this, an eigenvalue cannot be told from 0 in the kernel's dtype.
+            "resolution": spectrum.eig_tolerance(theta, np.dtype(family.dtype)),
+            "seconds": time.perf_counter() - tic,
+        })
+    return rows
+
+
+_CODE = (activations, kernel, mlp, spectrum)
+
+
+def lambda_min_grid(
+    x: np.ndarray,
+    activations_: Sequence[str],
+    widths: Sequence[int],
+    depths: Sequence[int],
+    seeds: Sequence[int] = (0,),
+    *,
+    parametrization: str = "ntk",
+    dtype: str = "float64",
+    executor: Executor | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """λ_min of the empirical NTK on ``x`` for every activation x width x depth x seed.
+
+    Args:
+        x: inputs, shape ``(n, n_0)``.
+        activations_: activation names. widths, depths, seeds: the grid's axes.
+        parametrization: as in :class:`ntkbook.MLP`.
+        dtype: ``"float64"`` (default) or ``"float32"`` for the kernel; eigenvalues are always
+            computed in float64.
+        executor: runs one task per (activation, depth); in-process if None.
+        cache_dir: where families are cached by content hash; None disables the cache.
+        progress: show a tqdm bar over families.
+
+    Returns:
+        One dict per cell: activation, width, depth, seed, parametrization, dtype, lambda_min,
+        lambda_max, seconds; ordered by activation, depth, width, seed.
+    """
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    x = np.asarray(x)
+    executor = executor or InProcessExecutor()
+    families = [
+        Family(a, int(d), tuple(int(w) for w in widths), tuple(int(s) for s in seeds),
+               parametrization, dtype)
+        for a in activations_ for d in depths
+    ]
+    keys = {f: cache.content_hash(x, repr(f), code=_CODE + (__import__(__name__),))
+            for f in families}
+    results: dict[Family, list[dict]] = {}
+    pending: dict[Future, Family] = {}
+    for family in families:
+        cached = cache.load_json(cache_dir, "lambda_min", keys[family])
+        if cached is not None:
+            results[family] = cached
+        else:
+            pending[executor.submit(run_family, x, family)] = family
+    bar = _progress(len(families), len(results), progress)
+    for future in as_completed(pending):
+        family = pending[future]
+        results[family] = future.result()
+        cache.save_json(cache_dir, "lambda_min", keys[family], results[family])
+        bar.update(1)
+    bar.close()
+    return [row for family in families for row in results[family]]
+
+
+def _progress(total: int, done: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, desc="families", disable=not enabled, leave=False)
