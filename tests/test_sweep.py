@@ -1,0 +1,74 @@
+"""The sweep's padded, masked kernels against the plain kernel; executors; the cache."""
+
+import jax
+import numpy as np
+import pytest
+
+from ntkbook import ACTIVATIONS, MLP, empirical_ntk, eigvalsh
+from ntkbook.sweep import Family, InProcessExecutor, family_kernels, lambda_min_grid
+
+
+def _x(n=7, d=5, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, d))
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("parametrization", ["ntk", "berg", "standard"])
+def test_masked_family_equals_plain_kernel(activation, parametrization):
+    x = _x()
+    family = Family(activation, 3, (2, 5, 9), (0, 1), parametrization, "float64")
+    for width, seed, theta in family_kernels(x, family):
+        net = MLP((5, width, width, 1), activation, parametrization)
+        expected = empirical_ntk(net, net.init(jax.random.PRNGKey(seed)), x)
+        np.testing.assert_allclose(theta, expected, rtol=1e-12, atol=0)
+
+
+def test_grid_rows_and_values(tmp_path):
+    x = _x()
+    rows = lambda_min_grid(x, ["relu", "sigmoid"], [3, 6], [2, 4], seeds=[0, 2],
+                           parametrization="ntk", cache_dir=tmp_path, progress=False)
+    assert len(rows) == 2 * 2 * 2 * 2
+    row = next(r for r in rows if (r["activation"], r["width"], r["depth"], r["seed"])
+               == ("sigmoid", 6, 4, 2))
+    net = MLP((5, 6, 6, 6, 1), "sigmoid", "ntk")
+    eigs = eigvalsh(empirical_ntk(net, net.init(jax.random.PRNGKey(2)), x))
+    assert row["lambda_min"] == pytest.approx(eigs[0], rel=1e-9)
+    assert row["lambda_max"] == pytest.approx(eigs[-1], rel=1e-12)
+    assert 0 < row["resolution"] < 1e-10 * row["lambda_max"]
+
+
+def test_cache_hit_and_miss(tmp_path, monkeypatch):
+    x = _x()
+    args = (x, ["tanh"], [4], [2])
+    first = lambda_min_grid(*args, cache_dir=tmp_path, progress=False)
+    assert len(list((tmp_path / "lambda_min").glob("*.json"))) == 1
+
+    def boom(*_a, **_k):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr("ntkbook.sweep.run_family", boom)
+    assert lambda_min_grid(*args, cache_dir=tmp_path, progress=False) == first
+    with pytest.raises(AssertionError, match="recomputed"):  # other inputs: a miss
+        lambda_min_grid(x + 1, ["tanh"], [4], [2], cache_dir=tmp_path, progress=False)
+
+
+def test_task_errors_reach_the_caller():
+    with pytest.raises(ValueError, match="unknown activation"):
+        lambda_min_grid(_x(), ["swish"], [4], [2], executor=InProcessExecutor(), progress=False)
+    with pytest.raises(ValueError, match="dtype"):
+        lambda_min_grid(_x(), ["relu"], [4], [2], dtype="float16", progress=False)
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_identical_results():
+    distributed = pytest.importorskip("distributed")
+    x = _x()
+    grid = (x, ["relu", "elu"], [3, 5], [2, 3])
+    local = lambda_min_grid(*grid, cache_dir=None, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            remote = lambda_min_grid(*grid, executor=client.get_executor(), cache_dir=None,
+                                     progress=False)
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in local]
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in remote] == strip
