@@ -30,12 +30,10 @@ from ntkbook.mlp import MLP, Params
 DEFAULT_BLOCK_ROWS = 512
 
 
-def _forward_backward(net: MLP, params: Params, x: jax.Array, scales, masks=None):
+def _forward_backward(net: MLP, params: Params, x: jax.Array, scales):
     """Layer inputs ``a_{l-1}`` and back-propagated output gradients of one batch.
 
-    ``scales[l]`` multiplies ``a @ W`` in layer ``l``. ``masks`` (optional, one 0/1 vector per
-    hidden layer) switches hidden units off: a zero-padded wide network with masks computes the
-    kernel of the narrower one, so one compiled program serves a whole family of widths.
+    ``scales[l]`` multiplies ``a @ W`` in layer ``l``.
 
     Returns:
         inputs: list of ``D`` arrays, ``inputs[l]`` of shape ``(n, n_l)`` (``inputs[0] = x``).
@@ -49,8 +47,6 @@ def _forward_backward(net: MLP, params: Params, x: jax.Array, scales, masks=None
         h = (a @ w) * scales[layer] + b
         # phi'(h) elementwise: a JVP with a tangent of ones, exact for any activation.
         a, slope = jax.jvp(net.phi, (h,), (jnp.ones_like(h),))
-        if masks is not None:
-            a, slope = a * masks[layer], slope * masks[layer]
         inputs.append(a)
         slopes.append(slope)
     grads = []
@@ -124,16 +120,51 @@ def _kernel_one_block(net: MLP, params: Params, x1, x2, full: bool) -> jax.Array
 
 
 @partial(jax.jit, static_argnames=("net",))
-def masked_ntk(net: MLP, params: Params, x: jax.Array, scales: jax.Array, masks) -> jax.Array:
-    """Mean-over-outputs kernel ``(n, n)`` of a narrower network embedded in ``net``.
+def masked_ntk(net: MLP, params: Params, x: jax.Array, scales: jax.Array, mask: jax.Array):
+    """Kernel ``(n, n)`` of a narrower network embedded in a wide single-output ``net``.
 
-    ``params`` are zero-padded to ``net.sizes``; ``masks`` holds one 0/1 vector per hidden layer
-    (the units that exist) and ``scales`` the narrower network's per-layer factors. Widths,
-    masks and scales are traced values, so one compiled program serves every width up to
-    ``net``'s: a sweep compiles once per (activation, depth), not once per grid cell.
+    ``net`` has equal hidden widths ``m`` and one output; ``mask`` (m,) is 1 for the hidden units
+    that exist and 0 for the others, and ``scales`` (depth,) holds the narrower network's
+    per-layer factors. Masked units have zero activation and slope, so they add nothing to the
+    kernel, whatever their weights. Width, mask and scales are traced values and the hidden
+    layers run in one ``lax.scan``, so one small compiled program serves every width of a given
+    depth: a sweep compiles once per (activation, depth), not once per grid cell.
     """
-    feats = _forward_backward(net, params, x, scales, masks)
-    return _mean_gram(net, params, feats, feats, scales)
+    if net.n_outputs != 1 or len(set(net.sizes[1:-1])) > 1:
+        raise ValueError("masked_ntk needs one output and equal hidden widths")
+
+    def activate(h):
+        a, slope = jax.jvp(net.phi, (h,), (jnp.ones_like(h),))
+        return a * mask, slope * mask
+
+    if net.depth == 1:
+        return _input_gram(scales[0], x, x)
+    (w0, b0), (w_out, _) = params[0], params[-1]
+    a, slope = activate((x @ w0) * scales[0] + b0)
+    hidden = params[1:-1]
+    if hidden:
+        stacked = (jnp.stack([w for w, _ in hidden]), jnp.stack([b for _, b in hidden]),
+                   scales[1:-1])
+
+        def forward(carry, layer):
+            w, b, s = layer
+            a_in, slope_in = carry
+            return activate((a_in @ w) * s + b), carry  # emit this layer's input and its slope
+
+        (a, slope), (a_ins, slopes_in) = jax.lax.scan(forward, (a, slope), stacked)
+    theta = _input_gram(scales[-1], a, a)
+    g = scales[-1] * w_out[:, 0] * slope  # df/dh of the last hidden layer, (n, m)
+    if hidden:
+
+        def backward(carry, layer):
+            g, theta = carry
+            w, s, a_in, slope_in = layer
+            theta = theta + _input_gram(s, a_in, a_in) * (g @ g.T)
+            return ((g @ w.T) * s * slope_in, theta), None
+
+        layers = (stacked[0], stacked[2], a_ins, slopes_in)
+        (g, theta), _ = jax.lax.scan(backward, (g, theta), layers, reverse=True)
+    return theta + _input_gram(scales[0], x, x) * (g @ g.T)
 
 
 def _pad_rows(x: jax.Array, rows: int) -> jax.Array:

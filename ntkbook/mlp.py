@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ntkbook.activations import Activation, get_activation
 
@@ -79,21 +80,42 @@ class MLP:
             return tuple(1.0 / math.sqrt(n) for n in self.sizes[1:-1]) + (1.0,)
         return tuple(1.0 for _ in self.sizes[:-1])
 
+    def init_stds(self) -> list[tuple[float, float]]:
+        """Standard deviations ``(of W, of b)`` per layer: 1 and 1 (ntk, berg) or Glorot's
+        ``sqrt(2 / (fan_in + fan_out))`` and 0 (standard)."""
+        if self.parametrization in ("ntk", "berg"):
+            return [(1.0, 1.0)] * self.depth
+        return [(math.sqrt(2.0 / (a + b)), 0.0) for a, b in
+                zip(self.sizes[:-1], self.sizes[1:], strict=True)]
+
     def init(self, key: jax.Array, dtype: jnp.dtype | None = None) -> Params:
         """Draw parameters: a list of ``(W, b)`` with ``W`` of shape ``(fan_in, fan_out)``."""
         dtype = dtype or jnp.zeros(()).dtype  # float64 when jax_enable_x64 is on
         params = []
-        for key_l, fan_in, fan_out in zip(
-            jax.random.split(key, self.depth), self.sizes[:-1], self.sizes[1:], strict=True
+        for key_l, fan_in, fan_out, (w_std, b_std) in zip(
+            jax.random.split(key, self.depth), self.sizes[:-1], self.sizes[1:], self.init_stds(),
+            strict=True,
         ):
             key_w, key_b = jax.random.split(key_l)
-            w = jax.random.normal(key_w, (fan_in, fan_out), dtype)
-            if self.parametrization in ("ntk", "berg"):
-                b = jax.random.normal(key_b, (fan_out,), dtype)
-            else:
-                w = w * math.sqrt(2.0 / (fan_in + fan_out))
-                b = jnp.zeros((fan_out,), dtype)
+            w = w_std * jax.random.normal(key_w, (fan_in, fan_out), dtype)
+            b = b_std * jax.random.normal(key_b, (fan_out,), dtype)
             params.append((w, b))
+        return params
+
+    def init_numpy(self, seed: int, dtype: str = "float64") -> Params:
+        """The same distribution as :meth:`init`, drawn by NumPy (``default_rng(seed)``).
+
+        No compilation, whatever the shapes: for sweeps over many architectures, where JAX's
+        random draws would compile once per shape. The draw differs from ``init``'s.
+        """
+        rng = np.random.default_rng(seed)
+        params = []
+        for fan_in, fan_out, (w_std, b_std) in zip(
+            self.sizes[:-1], self.sizes[1:], self.init_stds(), strict=True
+        ):
+            w = w_std * rng.standard_normal((fan_in, fan_out))
+            b = b_std * rng.standard_normal(fan_out)
+            params.append((jnp.asarray(w, dtype), jnp.asarray(b, dtype)))
         return params
 
     def apply(self, params: Params, x: jax.Array) -> jax.Array:

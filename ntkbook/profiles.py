@@ -19,6 +19,16 @@ CHAPTER_PARAMETERS: dict[str, dict[str, dict]] = {
         "default": {},
         "thesis": {},
     },
+    "02_ntk_visualisation": {
+        "smoke": {"seed": 0, "n_per_class": 20, "relu_width": 64, "relu_depth": 3,
+                  "sigmoid_width": 48, "sigmoid_depth": 8, "n_seeds": 3, "jacobian_check": True},
+        "default": {"seed": 0, "n_per_class": 100, "relu_width": 800, "relu_depth": 3,
+                    "sigmoid_width": 300, "sigmoid_depth": 8, "n_seeds": 10,
+                    "jacobian_check": True},
+        "thesis": {"seed": 0, "n_per_class": 100, "relu_width": 800, "relu_depth": 3,
+                   "sigmoid_width": 300, "sigmoid_depth": 8, "n_seeds": 30,
+                   "jacobian_check": True},
+    },
 }
 
 CHAPTERS: tuple[str, ...] = tuple(CHAPTER_PARAMETERS)

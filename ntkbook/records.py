@@ -34,7 +34,7 @@ def to_builtin(value: Any) -> Any:
     return value
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
+def glue(name: str, value: Any, display: bool = False) -> None:
     """Glue ``value`` under ``name`` for the prose and the chapter's result record.
 
     Numbers are stored as plain Python values so that ``{glue:text}`name:.3f``` formats them
@@ -42,9 +42,7 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     """
     from myst_nb import glue as myst_glue
 
-    value = to_builtin(value)
-    myst_glue(name, value, display=display)
-    return value
+    myst_glue(name, to_builtin(value), display=display)
 
 
 def glued_values(notebook: dict) -> dict[str, Any]:
@@ -55,7 +53,8 @@ def glued_values(notebook: dict) -> dict[str, Any]:
             meta = output.get("metadata", {}).get("scrapbook")
             if not meta or "name" not in meta:
                 continue
-            text = output.get("data", {}).get("text/plain")
+            prefix = meta.get("mime_prefix", "")
+            text = output.get("data", {}).get(f"{prefix}text/plain")
             if isinstance(text, list):
                 text = "".join(text)
             try:

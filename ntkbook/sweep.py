@@ -3,9 +3,10 @@
 A sweep is split into *families* — one (activation, depth) each — and every family runs as one
 task on a ``concurrent.futures.Executor``: in-process by default, or e.g. a Dask distributed
 client's ``client.get_executor()`` when one machine is not enough. Inside a family, every width
-is the same compiled program: parameters are zero-padded to the widest network and the missing
-units masked (:func:`ntkbook.kernel.masked_ntk`), so a 720-cell grid compiles 36 programs, not
-720. Each family's rows are cached by a content hash of its inputs and the code.
+is the same compiled program: the kernel is computed on the widest network with the extra units
+masked off (:func:`ntkbook.kernel.masked_ntk`), so a 720-cell grid compiles 36 programs, not 720,
+and each seed's parameters are drawn once per family (:func:`nested_params`). Each family's rows
+are cached by a content hash of its inputs and the code.
 """
 
 from __future__ import annotations
@@ -48,34 +49,38 @@ class Family:
     dtype: str
 
 
-def _padded(params, sizes_max):
-    """Zero-pad each (W, b) to the widest network's shapes."""
-    out = []
-    for (w, b), fan_in, fan_out in zip(params, sizes_max[:-1], sizes_max[1:], strict=True):
-        w = jnp.pad(w, ((0, fan_in - w.shape[0]), (0, fan_out - w.shape[1])))
-        out.append((w, jnp.pad(b, (0, fan_out - b.shape[0]))))
-    return out
+def nested_params(wide_params, sizes: Sequence[int]):
+    """The parameters of the narrower network ``sizes`` inside a wide draw: the leading units.
+
+    A sweep draws each seed's parameters once, at the widest width, and every narrower network
+    of the family uses the leading units of that draw. Networks of different widths then share
+    their random numbers (common random numbers), which makes width trends less noisy, and no
+    new random draw — and no new compilation — is needed per width.
+    """
+    return [(w[:fan_in, :fan_out], b[:fan_out])
+            for (w, b), fan_in, fan_out in zip(wide_params, sizes[:-1], sizes[1:], strict=True)]
 
 
 def family_kernels(x: np.ndarray, family: Family):
     """Yield ``(width, seed, theta)`` for every cell of ``family``; ``theta`` is ``(n, n)``.
 
-    The parameters of each cell are exactly ``MLP(sizes).init(PRNGKey(seed))``.
+    The parameters of cell ``(width, seed)`` are ``nested_params(wide.init_numpy(seed), sizes)``,
+    with ``wide`` the family's widest network; the kernel is computed on the wide
+    network with the extra units masked off, so the whole family is one compiled program.
     """
-    dtype = jnp.dtype(family.dtype)
-    n0 = x.shape[1]
-    wide = MLP((n0,) + (max(family.widths),) * (family.depth - 1) + (1,), family.activation,
+    n0, width_max = x.shape[1], max(family.widths)
+    wide = MLP((n0,) + (width_max,) * (family.depth - 1) + (1,), family.activation,
                family.parametrization)
-    xj = jnp.asarray(x, dtype)
-    for width in family.widths:
-        net = MLP((n0,) + (width,) * (family.depth - 1) + (1,), family.activation,
-                  family.parametrization)
-        masks = [jnp.arange(max(family.widths)) < width for _ in range(family.depth - 1)]
-        masks = [m.astype(dtype) for m in masks]
-        scales = jnp.asarray(net.weight_scales(), dtype)
-        for seed in family.seeds:
-            params = _padded(net.init(jax.random.PRNGKey(seed), dtype), wide.sizes)
-            yield width, seed, kernel.masked_ntk(wide, params, xj, scales, masks)
+    xj = jnp.asarray(x, family.dtype)
+    units = jnp.arange(width_max)
+    for seed in family.seeds:
+        params = wide.init_numpy(seed, family.dtype)
+        for width in family.widths:
+            net = MLP((n0,) + (width,) * (family.depth - 1) + (1,), family.activation,
+                      family.parametrization)
+            mask = (units < width).astype(family.dtype)
+            scales = jnp.asarray(net.weight_scales(), family.dtype)
+            yield width, seed, kernel.masked_ntk(wide, params, xj, scales, mask)
 
 
 def run_family(x: np.ndarray, family: Family) -> list[dict]:
@@ -83,7 +88,7 @@ def run_family(x: np.ndarray, family: Family) -> list[dict]:
     if family.dtype == "float64":
         jax.config.update("jax_enable_x64", True)  # also inside a fresh worker process
     rows = []
-    for width, seed, theta in family_kernels(x, family):
+    for width, seed, theta in sorted(family_kernels(x, family), key=lambda c: c[:2]):
         tic = time.perf_counter()
         theta = np.asarray(theta)
         kernel.check_finite(theta, f"NTK of {family.activation} width {width} depth "

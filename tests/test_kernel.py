@@ -126,14 +126,20 @@ def test_check_finite_names_the_cause():
         check_finite(jnp.array([[1.0, jnp.nan], [jnp.inf, 1.0]]), "NTK")
 
 
-def test_parametrisations_initialise_as_documented():
-    big = MLP(sizes=(400, 300, 1), parametrization="standard").init(jax.random.PRNGKey(0))
-    w, b = big[0]
+@pytest.mark.parametrize("draw", ["init", "init_numpy"])
+def test_parametrisations_initialise_as_documented(draw):
+    def params(parametrization):
+        net = MLP(sizes=(400, 300, 1), parametrization=parametrization)
+        return net.init(jax.random.PRNGKey(0)) if draw == "init" else net.init_numpy(0)
+
+    w, b = params("standard")[0]
     assert abs(float(jnp.std(w)) - np.sqrt(2 / 700)) < 0.02 * np.sqrt(2 / 700)
     assert float(jnp.max(jnp.abs(b))) == 0.0
-    ntk = MLP(sizes=(400, 300, 1), parametrization="ntk").init(jax.random.PRNGKey(0))
-    assert abs(float(jnp.std(ntk[0][0])) - 1.0) < 0.02
-    assert abs(float(jnp.std(ntk[0][1])) - 1.0) < 0.2
+    for parametrization in ("ntk", "berg"):
+        w, b = params(parametrization)[0]
+        assert w.dtype == jnp.float64
+        assert abs(float(jnp.std(w)) - 1.0) < 0.02
+        assert abs(float(jnp.std(b)) - 1.0) < 0.2
 
 
 def test_berg_reading_scales_hidden_layers_by_their_own_width():

@@ -1,11 +1,16 @@
 """The sweep's padded, masked kernels against the plain kernel; executors; the cache."""
 
-import jax
 import numpy as np
 import pytest
 
-from ntkbook import ACTIVATIONS, MLP, empirical_ntk, eigvalsh
-from ntkbook.sweep import Family, InProcessExecutor, family_kernels, lambda_min_grid
+from ntkbook import ACTIVATIONS, MLP, eigvalsh, empirical_ntk
+from ntkbook.sweep import (
+    Family,
+    InProcessExecutor,
+    family_kernels,
+    lambda_min_grid,
+    nested_params,
+)
 
 
 def _x(n=7, d=5, seed=0):
@@ -17,9 +22,11 @@ def _x(n=7, d=5, seed=0):
 def test_masked_family_equals_plain_kernel(activation, parametrization):
     x = _x()
     family = Family(activation, 3, (2, 5, 9), (0, 1), parametrization, "float64")
+    wide = MLP((5, 9, 9, 1), activation, parametrization)
     for width, seed, theta in family_kernels(x, family):
         net = MLP((5, width, width, 1), activation, parametrization)
-        expected = empirical_ntk(net, net.init(jax.random.PRNGKey(seed)), x)
+        params = nested_params(wide.init_numpy(seed), net.sizes)
+        expected = empirical_ntk(net, params, x)
         np.testing.assert_allclose(theta, expected, rtol=1e-12, atol=0)
 
 
@@ -30,8 +37,8 @@ def test_grid_rows_and_values(tmp_path):
     assert len(rows) == 2 * 2 * 2 * 2
     row = next(r for r in rows if (r["activation"], r["width"], r["depth"], r["seed"])
                == ("sigmoid", 6, 4, 2))
-    net = MLP((5, 6, 6, 6, 1), "sigmoid", "ntk")
-    eigs = eigvalsh(empirical_ntk(net, net.init(jax.random.PRNGKey(2)), x))
+    net = MLP((5, 6, 6, 6, 1), "sigmoid", "ntk")  # the widest of its family: its own draw
+    eigs = eigvalsh(empirical_ntk(net, net.init_numpy(2), x))
     assert row["lambda_min"] == pytest.approx(eigs[0], rel=1e-9)
     assert row["lambda_max"] == pytest.approx(eigs[-1], rel=1e-12)
     assert 0 < row["resolution"] < 1e-10 * row["lambda_max"]
