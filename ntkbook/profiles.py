@@ -29,6 +29,26 @@ CHAPTER_PARAMETERS: dict[str, dict[str, dict]] = {
                    "sigmoid_width": 300, "sigmoid_depth": 8, "n_seeds": 30,
                    "jacobian_check": True},
     },
+    "03_eigenvalue_grids": {
+        "smoke": {"seed": 0, "n_seeds": 1, "n_per_class": 10, "width_min": 50,
+                  "width_max": 150, "width_step": 50, "depth_min": 2, "depth_max": 4,
+                  "activations": ["relu", "elu", "leaky_relu", "sigmoid"],
+                  "ntk_width_step": 50, "float32_activations": ["relu", "sigmoid"],
+                  "limit_depth": 2, "limit_widths": [64, 128, 256], "limit_seeds": 2},
+        "default": {"seed": 0, "n_seeds": 2, "n_per_class": 100, "width_min": 50,
+                    "width_max": 1000, "width_step": 50, "depth_min": 2, "depth_max": 10,
+                    "activations": ["relu", "elu", "leaky_relu", "sigmoid"],
+                    "ntk_width_step": 100, "float32_activations": ["relu", "sigmoid"],
+                    "limit_depth": 3, "limit_widths": [128, 256, 512, 1024, 2048, 4096],
+                    "limit_seeds": 3},
+        "thesis": {"seed": 0, "n_seeds": 5, "n_per_class": 100, "width_min": 50,
+                   "width_max": 1000, "width_step": 50, "depth_min": 2, "depth_max": 10,
+                   "activations": ["relu", "elu", "leaky_relu", "sigmoid"],
+                   "ntk_width_step": 50,
+                   "float32_activations": ["relu", "elu", "leaky_relu", "sigmoid"],
+                   "limit_depth": 3, "limit_widths": [128, 256, 512, 1024, 2048, 4096, 8192],
+                   "limit_seeds": 5},
+    },
 }
 
 CHAPTERS: tuple[str, ...] = tuple(CHAPTER_PARAMETERS)

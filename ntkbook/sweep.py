@@ -171,3 +171,44 @@ def _progress(total: int, done: int, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=done, desc="families", disable=not enabled, leave=False)
+
+
+def convergence_to_limit(
+    x: np.ndarray,
+    theta_limit: np.ndarray,
+    activation: str,
+    depth: int,
+    widths: Sequence[int],
+    seeds: Sequence[int] = (0,),
+    dtype: str = "float64",
+) -> list[dict]:
+    """How far the empirical NTK (NTK parametrisation) is from its infinite-width limit.
+
+    Args:
+        x: inputs ``(n, n_0)``.
+        theta_limit: the limit kernel on ``x``, ``(n, n)``
+            (:func:`ntkbook.limit.infinite_width_ntk`).
+        activation, depth: the architecture; widths, seeds: the draws.
+
+    Returns:
+        One row per (width, seed): ``kernel_rel_diff`` =
+        ||Theta_w - Theta_inf||_F / ||Theta_inf||_F, ``lambda_min``, ``lambda_min_limit`` and
+        ``lambda_min_rel_gap`` = |lambda_w - lambda_inf| / lambda_inf.
+    """
+    if dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    limit = np.asarray(theta_limit, dtype=np.float64)
+    lam_limit = float(spectrum.eigvalsh(limit)[0])
+    family = Family(activation, int(depth), tuple(int(w) for w in widths),
+                    tuple(int(s) for s in seeds), "ntk", dtype)
+    rows = []
+    for width, seed, theta in family_kernels(np.asarray(x), family):
+        theta = np.asarray(theta, dtype=np.float64)
+        lam = float(spectrum.eigvalsh(theta)[0])
+        rows.append({
+            "activation": activation, "depth": int(depth), "width": width, "seed": seed,
+            "kernel_rel_diff": float(np.linalg.norm(theta - limit) / np.linalg.norm(limit)),
+            "lambda_min": lam, "lambda_min_limit": lam_limit,
+            "lambda_min_rel_gap": abs(lam - lam_limit) / lam_limit,
+        })
+    return rows

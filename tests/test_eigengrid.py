@@ -1,0 +1,69 @@
+"""Grid tables: resolution masking, seed summaries, best cells, float32-vs-float64 comparison."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from ntkbook.eigengrid import best_cells, grid_frame, plot_grid, precision_comparison, seed_summary
+from ntkbook.sweep import convergence_to_limit, lambda_min_grid
+
+
+def _rows(dtype="float64", lam=None):
+    rows = []
+    for act in ("relu", "sigmoid"):
+        for width in (10, 20):
+            for depth in (2, 3):
+                for seed in (0, 1):
+                    value = lam(act, width, depth, seed) if lam else width / depth + seed
+                    rows.append({"activation": act, "width": width, "depth": depth, "seed": seed,
+                                 "lambda_min": value, "resolution": 1e-3, "dtype": dtype})
+    return rows
+
+
+def test_unresolved_cells_are_flagged_and_excluded_from_best():
+    frame = grid_frame(_rows(lam=lambda a, w, d, s: -1.0 if a == "sigmoid" and d == 3 else w * d))
+    summary = seed_summary(frame)
+    assert summary["seeds"].eq(2).all()
+    assert not summary[(summary.activation == "sigmoid") & (summary.depth == 3)]["resolved"].any()
+    best = best_cells(summary).set_index("activation")
+    assert (best.loc["relu", "width"], best.loc["relu", "depth"]) == (20, 3)
+    assert (best.loc["sigmoid", "width"], best.loc["sigmoid", "depth"]) == (20, 2)
+
+
+def test_seed_summary_statistics():
+    summary = seed_summary(grid_frame(_rows()))
+    cell = summary[(summary.activation == "relu") & (summary.width == 20) & (summary.depth == 2)]
+    assert cell["mean"].item() == pytest.approx(10.5)
+    assert (cell["min"].item(), cell["max"].item()) == (10.0, 11.0)
+
+
+def test_precision_comparison_counts_negative_float32():
+    f64 = grid_frame(_rows())
+    f32 = grid_frame(_rows("float32", lam=lambda a, w, d, s: -1e-7 if a == "sigmoid" else w / d))
+    compare = precision_comparison(f64, f32)
+    assert len(compare) == len(f64)
+    assert compare[compare.activation == "sigmoid"]["negative_32"].all()
+    relu = compare[compare.activation == "relu"]
+    expected = np.abs(relu.lambda_min_32 - relu.lambda_min_64) / relu.lambda_min_64
+    np.testing.assert_allclose(relu["rel_error_32"], expected)
+
+
+def test_plot_grid_hatches_unresolved_cells():
+    frame = grid_frame(_rows(lam=lambda a, w, d, s: -1.0 if d == 3 else w))
+    ax = plot_grid(seed_summary(frame), "relu")
+    assert ax.get_xlabel() == "width" and len(ax.collections) >= 2
+
+
+def test_convergence_to_its_own_kernel_is_zero():
+    x = np.random.default_rng(0).normal(size=(6, 4))
+    rows = lambda_min_grid(x, ["tanh"], [7], [2], parametrization="ntk", progress=False)
+    from ntkbook import MLP, empirical_ntk
+
+    theta = empirical_ntk(MLP((4, 7, 1), "tanh", "ntk"), MLP((4, 7, 1), "tanh").init_numpy(0), x)
+    conv = convergence_to_limit(x, np.asarray(theta), "tanh", 2, [7], [0])
+    assert conv[0]["kernel_rel_diff"] == pytest.approx(0.0, abs=1e-14)
+    assert conv[0]["lambda_min"] == pytest.approx(rows[0]["lambda_min"], rel=1e-9)
+    assert conv[0]["lambda_min_rel_gap"] == pytest.approx(0.0, abs=1e-9)
