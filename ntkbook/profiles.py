@@ -15,9 +15,23 @@ PROFILE_NAMES = ("smoke", "default", "thesis")
 # Chapter (notebook stem under book/) -> profile -> parameters.
 CHAPTER_PARAMETERS: dict[str, dict[str, dict]] = {
     "01_theory": {
-        "smoke": {},
-        "default": {},
-        "thesis": {},
+        "smoke": {"seed": 0, "n_per_class": 20, "flow_samples": 10, "flow_width": 8,
+                  "flow_depth": 3, "flow_n_times": 5, "bound_width": 64, "bound_depth": 3,
+                  "gd_learning_rate": 0.25, "gd_steps": 20, "sgd_learning_rate": 0.001,
+                  "sgd_epochs": 2, "drift_widths": [32, 128], "drift_seeds": 1,
+                  "scale_widths": [32, 128], "hybrid_kernel_samples": 100, "hybrid_width": 64},
+        "default": {"seed": 0, "n_per_class": 100, "flow_samples": 20, "flow_width": 32,
+                    "flow_depth": 3, "flow_n_times": 25, "bound_width": 800, "bound_depth": 3,
+                    "gd_learning_rate": 0.25, "gd_steps": 200, "sgd_learning_rate": 0.001,
+                    "sgd_epochs": 100, "drift_widths": [100, 200, 400, 800], "drift_seeds": 2,
+                    "scale_widths": [64, 256, 1024], "hybrid_kernel_samples": 500,
+                    "hybrid_width": 500},
+        "thesis": {"seed": 0, "n_per_class": 100, "flow_samples": 40, "flow_width": 64,
+                   "flow_depth": 3, "flow_n_times": 41, "bound_width": 800, "bound_depth": 3,
+                   "gd_learning_rate": 0.25, "gd_steps": 400, "sgd_learning_rate": 0.001,
+                   "sgd_epochs": 100, "drift_widths": [100, 200, 400, 800, 1600],
+                   "drift_seeds": 4, "scale_widths": [64, 256, 1024, 4096],
+                   "hybrid_kernel_samples": 2000, "hybrid_width": 1000},
     },
     "02_ntk_visualisation": {
         "smoke": {"seed": 0, "n_per_class": 20, "relu_width": 64, "relu_depth": 3,

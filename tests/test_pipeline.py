@@ -28,7 +28,8 @@ def _probe_notebook():
             "if fail_on == scale:\n    raise ValueError(f'probe failure at scale={scale}')"
         ),
     ]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     return nb
 
 
@@ -63,7 +64,8 @@ def test_run_writes_record_and_caches(probe_root):
 
 
 def test_unknown_parameter_fails_before_running(probe_root):
-    with pytest.raises(runner.ChapterError, match=r"unknown parameter\(s\) nope.*declares: fail_on, scale"):
+    message = r"unknown parameter\(s\) nope.*declares: fail_on, scale"
+    with pytest.raises(runner.ChapterError, match=message):
         runner.run_chapter(PROBE, "smoke", {"nope": 1}, root=probe_root)
     assert not runner.executed_path(probe_root, "smoke", PROBE).exists()
 

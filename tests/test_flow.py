@@ -1,0 +1,230 @@
+"""Closed forms of the NTK flow against numerical integration and explicit Jacobians."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+from jax.flatten_util import ravel_pytree
+
+from ntkbook import MLP, empirical_ntk, flow
+from ntkbook.reference import jacobian
+
+jax.config.update("jax_enable_x64", True)
+
+N_IN = 5
+
+
+def _problem(n=20, width=16, depth=3, outputs=1, activation="relu", seed=0):
+    net = MLP((N_IN,) + (width,) * (depth - 1) + (outputs,), activation=activation)
+    params = net.init(jax.random.PRNGKey(seed))
+    rng = np.random.default_rng(seed)
+    x = jnp.asarray(rng.normal(size=(n, N_IN)))
+    y = jnp.asarray(rng.normal(size=(n, outputs)) if outputs > 1 else np.arange(n) % 2.0)
+    return net, params, x, y
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """One small problem shared by the quick tests (one compilation of each function)."""
+    return _problem(n=8, width=6)
+
+
+def _flat(params):
+    return np.asarray(ravel_pytree(params)[0])
+
+
+@pytest.fixture(scope="module")
+def integrated():
+    """A small linearised flow integrated numerically (the slow part, shared)."""
+    net, params, x, y = _problem()
+    theta = flow.flat_ntk(net, params, x)
+    eig = flow.kernel_eigh(theta)
+    rate = flow.flow_rate(x.shape[0])
+    t_end = 3.0 / (rate * np.median(eig.eigenvalues))
+    times = np.linspace(0.0, t_end, 9)
+    path = flow.integrate_linearized_flow(net, params, x, y, times, rate=rate)
+    return net, params, x, y, eig, rate, times, path
+
+
+def test_closed_form_flow_matches_numerical_integration(integrated):
+    net, params, x, y, eig, rate, times, path = integrated
+    f0 = np.asarray(net.apply(params, x))
+    y2 = np.asarray(y).reshape(f0.shape)
+    closed = flow.flow_outputs(eig, f0, y2, times, rate=rate)
+    assert closed.shape == path.outputs.shape == (len(times),) + f0.shape
+    err = flow.relative_error(path.outputs - y2, closed - y2, axis=0)
+    assert err.max() <= 1e-8, err
+    # The loss really decays over the interval: the check is not trivial.
+    losses = flow.squared_loss((closed - y2).reshape(len(times), -1))
+    assert losses[-1] < 0.1 * losses[0]
+
+
+def test_ntk3_matches_numerical_integration_in_parameter_space(integrated):
+    net, params, x, y, eig, rate, times, path = integrated
+    for i in (2, len(times) - 1):
+        updated = flow.ntk3_update(
+            net, params, x, y, times[i], loss_scale=flow.BERG_LOSS_SCALE, theta=eig
+        )
+        disp = _flat(updated) - _flat(params)
+        assert flow.relative_error(disp, path.displacements[i]) <= 1e-8
+        # and path.params_at rebuilds the same pytree
+        assert flow.relative_error(_flat(path.params_at(i)), _flat(updated)) <= 1e-8
+
+
+@pytest.mark.parametrize("outputs", [1, 2])
+def test_ntk3_vjp_equals_explicit_jacobian_formula(outputs, tiny):
+    net, params, x, y = tiny if outputs == 1 else _problem(n=5, width=4, outputs=outputs)
+    n = x.shape[0]
+    jac = np.asarray(jax.jit(jacobian, static_argnums=0)(net, params, x)).reshape(n * outputs, -1)
+    theta = jac @ jac.T
+    np.testing.assert_allclose(flow.flat_ntk(net, params, x), theta, rtol=1e-12, atol=1e-12)
+    r0 = (np.asarray(net.apply(params, x)) - np.asarray(y).reshape(n, outputs)).reshape(-1)
+    t, rate = 7.5, 1.0 / n  # Sarvanau: L = ||f - y||^2 / (2N), rate 1/N
+    explicit = _flat(params) - jac.T @ (
+        (np.eye(n * outputs) - scipy.linalg.expm(-rate * t * theta)) @ np.linalg.pinv(theta) @ r0
+    )
+    updated = flow.ntk3_update(net, params, x, y, t)  # default loss_scale 1/2, N = n
+    np.testing.assert_allclose(_flat(updated), explicit, rtol=1e-10, atol=1e-12)
+    # the update moves the linearised outputs exactly along the closed-form flow
+    f_lin = np.asarray(flow.linearized_apply(net, params, updated, x)).reshape(-1)
+    target = np.asarray(y).reshape(-1) + flow.flow_residual(theta, r0, t, rate=rate)
+    np.testing.assert_allclose(f_lin, target, rtol=1e-10, atol=1e-12)
+
+
+def test_ntk3_thesis_time_scale_is_a_rescaled_time(tiny):
+    net, params, x, y = tiny
+    a = flow.ntk3_update(net, params, x, y, 15.0, n_samples=4200)
+    b = flow.ntk3_update(net, params, x, y, 15.0 * 8 / 4200)
+    np.testing.assert_allclose(_flat(a), _flat(b), rtol=1e-12)
+
+
+def test_pseudoinverse_ignores_the_null_space():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(6, 4))
+    theta = a @ a.T  # rank 4: two exact zero eigenvalues
+    r0 = rng.normal(size=6)
+    coef = flow.ntk3_coefficients(theta, r0, 2.0, rate=0.5)
+    assert np.all(np.isfinite(coef))
+    eig = flow.kernel_eigh(theta)
+    null = eig.eigenvectors[:, :2]
+    np.testing.assert_allclose(null.T @ coef, 0.0, atol=1e-10)
+    # on the range, Theta c = (I - exp(-rate t Theta)) r0
+    expected = r0 - flow.flow_residual(theta, r0, 2.0, rate=0.5)
+    proj = np.eye(6) - null @ null.T
+    np.testing.assert_allclose(theta @ coef, proj @ expected, atol=1e-10)
+    assert flow.pinv_cutoff(np.array([1.0, 10.0]), rcond=1e-3) == pytest.approx(1e-2)
+
+
+def test_loss_bound_holds_along_the_flow_and_is_tight_on_the_min_eigenvector(tiny):
+    net, params, x, y = tiny
+    theta = flow.flat_ntk(net, params, x)
+    eig = flow.kernel_eigh(theta)
+    lam_min = eig.eigenvalues[0]
+    n = x.shape[0]
+    rate = flow.flow_rate(n)
+    times = np.geomspace(1e-2, 50.0 / (rate * lam_min), 60)
+    r0 = np.asarray(net.apply(params, x))[:, 0] - np.asarray(y)
+    losses = flow.squared_loss(flow.flow_residual(eig, r0, times, rate=rate))
+    loss0 = flow.squared_loss(r0)
+    bound = flow.loss_bound(loss0, lam_min, times, n)
+    assert np.all(losses <= bound * (1 + 1e-12))
+    # Berg's faithful variant is the same formula with N = 1: N times too fast, and violated.
+    berg = flow.berg_faithful_bound(loss0, lam_min, times)
+    np.testing.assert_allclose(berg, flow.loss_bound(loss0, lam_min, times, 1))
+    assert np.any(losses > berg)
+    # tight: along the eigenvector of lam_min the bound is an equality
+    v = eig.eigenvectors[:, 0] * np.linalg.norm(r0)
+    along = flow.squared_loss(flow.flow_residual(eig, v, times, rate=rate))
+    np.testing.assert_allclose(along, flow.loss_bound(flow.squared_loss(v), lam_min, times, n),
+                               rtol=1e-9)  # fmt: skip
+    # other loss scales: Sarvanau's c = 1/2 halves the rate and the exponent
+    half = flow.loss_bound(loss0, lam_min, times, n, loss_scale=0.5)
+    np.testing.assert_allclose(half, flow.loss_bound(loss0, lam_min, times / 2, n))
+
+
+def test_conventions_and_time_helpers():
+    assert flow.flow_rate(200) == pytest.approx(2 / 200)
+    assert flow.flow_rate(200, flow.SARVANAU_LOSS_SCALE) == pytest.approx(1 / 200)
+    assert flow.sgd_flow_time(0.007, 329) == pytest.approx(2.303)
+    np.testing.assert_allclose(flow.sgd_flow_time(0.5, np.arange(3)), [0.0, 0.5, 1.0])
+    assert flow.steps_per_epoch(42000, 128) == 329
+    assert flow.steps_per_epoch(42000, 128, drop_last=True) == 328
+    with pytest.raises(ValueError):
+        flow.flow_rate(0)
+    scales = flow.hybrid_time_scales(0.007, 128, 42000, 2000, 15, 5)
+    assert scales.steps_per_epoch == 329
+    assert scales.ntk3_thesis_exponent == pytest.approx(15 / 42000)
+    assert scales.ntk3_consistent_exponent == pytest.approx(0.007 * 329 * 5 / 2000)
+    assert scales.ntk2_thesis_exponent_per_epoch == pytest.approx(2 / 2000)
+
+
+def test_du_bound():
+    assert flow.du_discrete_bound(2.0, 0.5, 0.4, 3) == pytest.approx(2.0 * 0.9**3)
+    assert flow.du_learning_rate(0.1, 200) == pytest.approx(0.001)
+    with pytest.raises(ValueError, match="outside"):
+        flow.du_discrete_bound(1.0, 10.0, 1.0, 1)
+
+
+def test_transfer_functions_converge_to_the_flow():
+    lam = np.geomspace(1e-3, 1e2, 30)
+    rate, t = 0.01, 100.0
+    exact = flow.ntk3_transfer(lam, rate=rate, t=t)
+    errors = {}
+    for updates in (100, 10000):
+        dt = t / updates
+        gd = flow.ntk1_transfer(lam, rate=rate, step_time=dt, updates=updates)
+        ntk2 = flow.ntk2_transfer(
+            lam, rate=rate, step_times=np.full(updates, dt), decay_times=dt * np.arange(updates)
+        )
+        errors[updates] = (np.max(np.abs(gd - exact)), np.max(np.abs(ntk2 - exact)))
+    # first order in the step: 100 times smaller steps, about 100 times smaller errors
+    assert errors[10000][0] < 1e-2 and errors[10000][0] < errors[100][0] / 30
+    assert errors[10000][1] < 1e-2 and errors[10000][1] < errors[100][1] / 30
+
+
+def test_linearized_model():
+    net, params, x, _ = _problem(n=7, width=9, activation="tanh")
+    apply = jax.jit(net.apply)
+    np.testing.assert_allclose(
+        flow.linearized_apply(net, params, params, x), apply(params, x), atol=1e-14
+    )
+    errs = []
+    for eps in (1e-2, 1e-3):
+        moved = [(jnp.asarray(np.asarray(w) + eps), jnp.asarray(np.asarray(b) - eps))
+                 for w, b in params]  # fmt: skip
+        diff = flow.linearized_apply(net, params, moved, x) - apply(moved, x)
+        errs.append(float(np.max(np.abs(diff))))
+    assert errs[1] < errs[0] / 50  # second-order remainder
+
+
+def test_non_finite_inputs_raise_clear_errors(tiny):
+    with pytest.raises(FloatingPointError, match="NaN/Inf"):
+        flow.kernel_eigh(np.array([[1.0, np.nan], [np.nan, 1.0]]))
+    with pytest.raises(ValueError, match="square"):
+        flow.kernel_eigh(np.ones((2, 3)))
+    net, params, x, y = tiny
+    bad = [(w.at[0, 0].set(jnp.nan), b) for w, b in params]
+    with pytest.raises(FloatingPointError, match="float64"):
+        flow.ntk3_update(net, bad, x, y, 1.0)
+
+
+def test_flat_ntk_single_output_is_empirical_ntk(tiny):
+    net, params, x, _ = tiny
+    np.testing.assert_allclose(flow.flat_ntk(net, params, x), empirical_ntk(net, params, x))
+
+
+def test_hybrid_transfers_time_scales():
+    lam = np.geomspace(1e-2, 1e3, 40)
+    setting = {**flow.SARVANAU_FMNIST, "n_kernel": 500}
+    factors = flow.hybrid_transfers(lam, **setting)
+    steps = (setting["total_epochs"] - setting["switch_epoch"]) * 329
+    reference = factors["NTK1 (= the replaced SGD steps)"]
+    np.testing.assert_allclose(reference, (1 - 0.007 * lam / 500) ** steps)
+    # the consistent NTK3 is the flow over eta * S: it matches the replaced steps
+    assert np.max(np.abs(factors["NTK3, consistent"] - reference)) < 1e-3
+    np.testing.assert_allclose(factors["NTK3, thesis"], np.exp(-15 * lam / 42000))
+    assert np.max(factors["NTK3, thesis"] - reference) > 0.5  # far too little flow time
+    assert np.max(np.abs(factors["NTK2, consistent"] - reference)) < 1e-2
+    with pytest.raises(ValueError, match="no epochs"):
+        flow.hybrid_transfers(lam, **{**setting, "switch_epoch": 15})
