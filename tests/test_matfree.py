@@ -1,0 +1,73 @@
+"""Matrix-free NTK products and NTK3 against the dense kernel and the dense NTK3."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ntkbook import MLP, empirical_ntk
+from ntkbook.flow import flat_ntk, ntk3_update
+from ntkbook.matfree import (
+    jacobian_product,
+    jacobian_transpose_product,
+    lanczos_matrix_function,
+    ntk3_gain_function,
+    ntk3_matrix_free,
+    ntk_matvec,
+)
+from ntkbook.reference import jacobian
+
+
+def _setup(n_out=3, n=13):
+    net = MLP((5, 16, 16, n_out), "tanh", "standard")
+    params = net.init(jax.random.PRNGKey(0))
+    x = jax.random.normal(jax.random.PRNGKey(1), (n, 5))
+    return net, params, x
+
+
+@pytest.mark.parametrize("block_rows", [4, 13, 100])
+def test_products_match_explicit_jacobian(block_rows):
+    net, params, x = _setup()
+    jac = np.asarray(jacobian(net, params, x)).reshape(13 * 3, -1)
+    v = np.random.default_rng(0).normal(size=(13, 3))
+    jtv = jacobian_transpose_product(net, params, x, jnp.asarray(v), block_rows)
+    flat = np.concatenate([np.concatenate([np.ravel(w), np.ravel(b)]) for w, b in jtv])
+    np.testing.assert_allclose(flat, jac.T @ v.ravel(), rtol=1e-11, atol=1e-12)
+    jv = jacobian_product(net, params, x, jtv, block_rows)
+    np.testing.assert_allclose(np.ravel(jv), jac @ (jac.T @ v.ravel()), rtol=1e-10)
+    full = np.asarray(empirical_ntk(net, params, x, full=True)).transpose(0, 2, 1, 3)
+    np.testing.assert_allclose(np.ravel(ntk_matvec(net, params, x, jnp.asarray(v), block_rows)),
+                               full.reshape(39, 39) @ v.ravel(), rtol=1e-10)
+
+
+def test_lanczos_matrix_function_on_known_matrix():
+    rng = np.random.default_rng(1)
+    q, _ = np.linalg.qr(rng.normal(size=(60, 60)))
+    lam = np.concatenate([np.geomspace(1e-6, 1e3, 50), np.zeros(10)])
+    a = (q * lam) @ q.T
+    b = rng.normal(size=60)
+    f = ntk3_gain_function(rate=0.1, t=5.0)
+    exact = (q * f(lam)) @ (q.T @ b)
+    result = lanczos_matrix_function(lambda v: a @ v, b, f, max_iter=60, tol=1e-12)
+    assert result.converged
+    np.testing.assert_allclose(result.value, exact, rtol=1e-8, atol=1e-10 * np.abs(exact).max())
+
+
+def test_gain_function_limit_at_zero():
+    f = ntk3_gain_function(rate=0.5, t=4.0)
+    assert f(np.array([0.0]))[0] == pytest.approx(2.0)
+    assert f(np.array([1e-12]))[0] == pytest.approx(2.0, rel=1e-9)
+    assert f(np.array([3.0]))[0] == pytest.approx((1 - np.exp(-6.0)) / 3.0)
+
+
+@pytest.mark.parametrize("t", [0.3, 30.0])
+def test_matrix_free_ntk3_equals_dense_ntk3(t):
+    net, params, x = _setup()
+    y = np.random.default_rng(2).normal(size=(13, 3))
+    dense = ntk3_update(net, params, x, y, t, loss_scale=0.5, theta=flat_ntk(net, params, x),
+                        rcond=1e-14)
+    free = ntk3_matrix_free(net, params, x, y, t, max_iter=39, tol=1e-12, block_rows=5)
+    assert free.lanczos.converged
+    for (w1, b1), (w2, b2) in zip(free.params, dense, strict=True):
+        np.testing.assert_allclose(w1, w2, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(b1, b2, rtol=1e-7, atol=1e-9)
