@@ -1,0 +1,150 @@
+"""Measuring kernels: three implementations of the same NTK, timings, FLOPs and peak memory.
+
+* ``explicit_jacobian``: the thesis' way — per-sample Jacobians with ``vmap(jacfwd)``, raveled,
+  then ``J1 J2^T``. Memory ``n * n_params``.
+* ``ntk_vector_products``: Jacobian-free — for each row ``x_i`` a VJP gives ``J_i^T`` as a
+  parameter-shaped vector and a JVP over ``x2`` turns it into the row ``Theta_i``; rows are
+  processed in blocks, so memory is ``block * n_params`` rather than ``n * n_params``.
+* ``structured``: :func:`ntkbook.empirical_ntk`, from the layer structure.
+
+Timings are medians after a warm-up call; the compile time is the first call minus that median.
+Peak memory is measured in a fresh subprocess per point (the process's peak resident set), since
+XLA's CPU allocations are invisible to Python's tracers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from ntkbook.kernel import empirical_ntk
+from ntkbook.mlp import MLP, Params
+
+IMPLEMENTATIONS = ("explicit_jacobian", "ntk_vector_products", "structured")
+
+
+@partial(jax.jit, static_argnames=("net",))
+def explicit_jacobian_ntk(net: MLP, params: Params, x1: jax.Array, x2: jax.Array) -> jax.Array:
+    """``J1 J2^T`` (mean over outputs) from per-sample ``jacfwd`` Jacobians, as the thesis does."""
+    flat, unravel = ravel_pytree(params)
+
+    def per_sample(x):
+        return jax.jacfwd(lambda p: net.apply(unravel(p), x[None])[0])(flat)  # (out, P)
+
+    j1, j2 = jax.vmap(per_sample)(x1), jax.vmap(per_sample)(x2)
+    return jnp.einsum("aop,bop->ab", j1, j2) / net.n_outputs
+
+
+@partial(jax.jit, static_argnames=("net", "block"))
+def ntk_vector_products(net: MLP, params: Params, x1: jax.Array, x2: jax.Array,
+                        block: int = 16) -> jax.Array:
+    """Mean-over-outputs NTK from VJPs and JVPs only; ``block`` rows of ``x1`` at a time.
+
+    ``n1`` must be a multiple of ``block``.
+    """
+    def row(x, o):
+        cotangent = jnp.zeros((1, net.n_outputs), x.dtype).at[0, o].set(1.0)
+        _, vjp = jax.vjp(lambda p: net.apply(p, x[None]), params)
+        tangent = vjp(cotangent)[0]
+        return jax.jvp(lambda p: net.apply(p, x2), (params,), (tangent,))[1][:, o]
+
+    def rows(xb):
+        per_output = jax.vmap(lambda o: jax.vmap(lambda x: row(x, o))(xb))(
+            jnp.arange(net.n_outputs))
+        return per_output.mean(axis=0)
+
+    blocks = x1.reshape(-1, block, x1.shape[1])
+    return jax.lax.map(rows, blocks).reshape(x1.shape[0], x2.shape[0])
+
+
+def implementation(name: str) -> Callable:
+    """``fn(net, params, x1, x2) -> (n1, n2)`` for one of :data:`IMPLEMENTATIONS`."""
+    if name == "explicit_jacobian":
+        return explicit_jacobian_ntk
+    if name == "ntk_vector_products":
+        return ntk_vector_products
+    if name == "structured":
+        return lambda net, params, x1, x2: empirical_ntk(net, params, x1, x2)
+    raise ValueError(f"unknown implementation {name!r}; choose one of {IMPLEMENTATIONS}")
+
+
+def time_call(fn: Callable[[], jax.Array], repeats: int = 5) -> dict:
+    """Seconds of ``fn()``: ``first`` (compile + run), ``median`` of ``repeats`` after it, and
+    ``compile`` = first - median."""
+    tic = time.perf_counter()
+    jax.block_until_ready(fn())
+    first = time.perf_counter() - tic
+    runs = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        jax.block_until_ready(fn())
+        runs.append(time.perf_counter() - tic)
+    median = float(np.median(runs))
+    return {"first": first, "median": median, "compile": max(first - median, 0.0),
+            "runs": runs}
+
+
+def xla_flops(fn: Callable, *args) -> float | None:
+    """FLOPs XLA counts for the jitted ``fn(*args)`` (``None`` if the backend does not say)."""
+    try:
+        analysis = jax.jit(fn).lower(*args).compile().cost_analysis()
+    except Exception:  # noqa: BLE001 - cost analysis is optional on some backends
+        return None
+    if isinstance(analysis, list):
+        analysis = analysis[0] if analysis else {}
+    flops = (analysis or {}).get("flops")
+    return float(flops) if flops else None
+
+
+def matmul_peak(n: int = 2000, dtype: str = "float32", repeats: int = 5) -> float:
+    """Measured GFLOP/s of an ``n x n`` matrix squared: the practical peak of this machine."""
+    a = jnp.ones((n, n), dtype)
+    f = jax.jit(lambda a: a @ a)
+    seconds = time_call(lambda: f(a), repeats)["median"]
+    return 2.0 * n**3 / seconds / 1e9
+
+
+def measurement_point(spec: dict) -> dict:
+    """Time one implementation on one architecture; ``spec`` is JSON-able (see :func:`measure`)."""
+    if spec.get("dtype", "float32") == "float64":
+        jax.config.update("jax_enable_x64", True)
+    net = MLP(tuple(spec["sizes"]), spec.get("activation", "relu"),
+              spec.get("parametrization", "ntk"))
+    params = net.init(jax.random.PRNGKey(spec.get("seed", 0)), jnp.dtype(spec["dtype"]))
+    x = jax.random.uniform(jax.random.PRNGKey(1), (spec["n"], net.sizes[0]), spec["dtype"])
+    fn = implementation(spec["implementation"])
+    timing = time_call(lambda: fn(net, params, x, x), spec.get("repeats", 3))
+    return {**spec, **timing, "device": str(jax.devices()[0].device_kind)}
+
+
+def measure(spec: dict, timeout: float = 600.0) -> dict:
+    """Run :func:`measurement_point` in a fresh Python process and add its ``peak_rss_mb``.
+
+    An out-of-memory kill or a timeout is reported in ``error``, not raised: the point of a
+    memory sweep is to find where an implementation stops fitting.
+    """
+    code = (
+        "import json, resource, sys\n"
+        "from ntkbook.perf import measurement_point\n"
+        "out = measurement_point(json.loads(sys.argv[1]))\n"
+        "out['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(json.dumps(out))\n"
+    )
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {**spec, "error": f"timeout after {timeout:.0f} s"}
+    if proc.returncode != 0:
+        reason = "killed (out of memory?)" if proc.returncode < 0 else proc.stderr[-300:]
+        return {**spec, "error": f"exit {proc.returncode}: {reason}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
