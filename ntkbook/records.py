@@ -22,7 +22,8 @@ RECORD_PACKAGES = ("ntkbook", "jax", "jaxlib", "numpy", "scipy", "papermill", "j
 
 
 def to_builtin(value: Any) -> Any:
-    """``value`` with NumPy/JAX scalars and arrays turned into Python numbers and lists."""
+    """``value`` with NumPy/JAX scalars and arrays turned into Python numbers and lists, and
+    NaN/Inf into None."""
     if isinstance(value, dict):
         return {str(k): to_builtin(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -30,7 +31,9 @@ def to_builtin(value: Any) -> Any:
     if hasattr(value, "tolist") and hasattr(value, "dtype"):
         return to_builtin(np.asarray(value).tolist())
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None  # JSON has no NaN/Inf: a missing value (e.g. the spread of one seed)
     return value
 
 

@@ -103,3 +103,15 @@ def test_cli_rejects_unknown_parameter_and_chapter(tmp_path):
     assert bad.returncode != 0 and "unknown chapter '00_missing'" in bad.stderr
     bad = _cli("build", "--profile", "huge", cwd=root)
     assert bad.returncode != 0 and "invalid choice: 'huge'" in bad.stderr
+
+
+def test_records_are_plain_json(tmp_path):
+    import numpy as np
+
+    from ntkbook.records import atomic_write_json, to_builtin
+
+    value = {"a": np.float32(1.5), "b": np.arange(3), "c": [np.nan, np.inf, 2.0], "d": (1, 2)}
+    assert to_builtin(value) == {"a": 1.5, "b": [0, 1, 2], "c": [None, None, 2.0], "d": [1, 2]}
+    path = atomic_write_json(tmp_path / "r.json", value)
+    assert json.loads(path.read_text())["c"] == [None, None, 2.0]
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
