@@ -239,3 +239,45 @@ def ntk3_matrix_free(
     step = jacobian_transpose_product(net, params0, x, coef, block_rows)
     params = jax.tree_util.tree_map(lambda p, s: p - s, params0, step)
     return MatrixFreeNTK3(params, result, float(np.linalg.norm(residual)))
+
+
+def ntk3_dense_mean_kernel(
+    net: MLP,
+    params0: Params,
+    x: jax.Array,
+    y: jax.Array,
+    t: float,
+    *,
+    loss_scale: float = 0.5,
+    n_samples: int | None = None,
+) -> Params:
+    """NTK3 with the dense mean-over-outputs kernel ``Theta_mean (x) I`` on ``x``.
+
+    The ``(n, n)`` kernel is formed by :func:`ntkbook.empirical_ntk` and eigendecomposed in
+    float64; every output column of the residual gets the same matrix function. Memory ``n^2``.
+    """
+    from ntkbook.kernel import empirical_ntk
+
+    dtype = params0[0][0].dtype
+    x = jnp.asarray(x, dtype)
+    n = x.shape[0]
+    theta = np.asarray(empirical_ntk(net, params0, x), dtype=np.float64)
+    check_finite(theta, "mean-over-outputs NTK")
+    lam, vecs = np.linalg.eigh(0.5 * (theta + theta.T))
+    residual = (np.asarray(net.apply(params0, x), np.float64)
+                - np.asarray(y, np.float64).reshape(n, net.n_outputs))
+    rate = 2.0 * loss_scale / (n if n_samples is None else n_samples)
+    gains = ntk3_gain_function(rate, t)(np.clip(lam, 0.0, None))
+    coef = vecs @ (gains[:, None] * (vecs.T @ residual))
+    step = jacobian_transpose_product(net, params0, x, jnp.asarray(coef, dtype))
+    return jax.tree_util.tree_map(lambda p, s: p - s, params0, step)
+
+
+def accuracy(net: MLP, params: Params, x: jax.Array, labels: np.ndarray,
+             block_rows: int = DEFAULT_BLOCK_ROWS) -> float:
+    """Fraction of rows whose largest output is the label (labels ``(n,)`` integers)."""
+    dtype = params[0][0].dtype
+    x = jnp.asarray(x, dtype)
+    logits = jnp.concatenate([net.apply(params, xb)[: stop - start]
+                              for start, stop, xb in _padded_blocks(x, min(block_rows, len(x)))])
+    return float(np.mean(np.asarray(jnp.argmax(logits, axis=1)) == np.asarray(labels)))

@@ -1,7 +1,10 @@
 """Measuring kernels: three implementations of the same NTK, timings, FLOPs and peak memory.
 
-* ``explicit_jacobian``: the thesis' way — per-sample Jacobians with ``vmap(jacfwd)``, raveled,
-  then ``J1 J2^T``. Memory ``n * n_params``.
+* ``jacfwd_vmap``: the thesis' way — per-sample Jacobians with ``vmap(jacfwd)`` over the raveled
+  parameters, then ``J1 J2^T``: forward mode pushes one tangent per parameter, so it is only
+  feasible for tiny networks.
+* ``explicit_jacobian``: the brute-force reference — ``jacrev`` of the batch output, raveled,
+  ``J1 J2^T`` (:func:`ntkbook.reference.jacobian_ntk`). Memory ``n * n_out * n_params``.
 * ``ntk_vector_products``: Jacobian-free — for each row ``x_i`` a VJP gives ``J_i^T`` as a
   parameter-shaped vector and a JVP over ``x2`` turns it into the row ``Theta_i``; rows are
   processed in blocks, so memory is ``block * n_params`` rather than ``n * n_params``.
@@ -28,12 +31,13 @@ from jax.flatten_util import ravel_pytree
 
 from ntkbook.kernel import empirical_ntk
 from ntkbook.mlp import MLP, Params
+from ntkbook.reference import jacobian_ntk
 
-IMPLEMENTATIONS = ("explicit_jacobian", "ntk_vector_products", "structured")
+IMPLEMENTATIONS = ("jacfwd_vmap", "explicit_jacobian", "ntk_vector_products", "structured")
 
 
 @partial(jax.jit, static_argnames=("net",))
-def explicit_jacobian_ntk(net: MLP, params: Params, x1: jax.Array, x2: jax.Array) -> jax.Array:
+def jacfwd_vmap_ntk(net: MLP, params: Params, x1: jax.Array, x2: jax.Array) -> jax.Array:
     """``J1 J2^T`` (mean over outputs) from per-sample ``jacfwd`` Jacobians, as the thesis does."""
     flat, unravel = ravel_pytree(params)
 
@@ -68,8 +72,10 @@ def ntk_vector_products(net: MLP, params: Params, x1: jax.Array, x2: jax.Array,
 
 def implementation(name: str) -> Callable:
     """``fn(net, params, x1, x2) -> (n1, n2)`` for one of :data:`IMPLEMENTATIONS`."""
+    if name == "jacfwd_vmap":
+        return jacfwd_vmap_ntk
     if name == "explicit_jacobian":
-        return explicit_jacobian_ntk
+        return jax.jit(jacobian_ntk, static_argnames=("net", "full"))
     if name == "ntk_vector_products":
         return ntk_vector_products
     if name == "structured":

@@ -63,6 +63,26 @@ CHAPTER_PARAMETERS: dict[str, dict[str, dict]] = {
                    "limit_depth": 3, "limit_widths": [128, 256, 512, 1024, 2048, 4096, 8192],
                    "limit_seeds": 5},
     },
+    "06_performance": {
+        "smoke": {"seed": 0, "kernel_width": 64, "kernel_n": [32], "jacobian_max_n": 32,
+                  "vector_products_max_n": 32, "jacfwd_width": 8, "jacfwd_n": 8,
+                  "scaling_n": 64, "scaling_widths": [32, 64], "scaling_depths": [2, 3],
+                  "train_size": 3000, "ntk3_width": 64, "switch_epoch": 1, "total_epochs": 2,
+                  "dense_subsets": [200], "lanczos_max_iter": 5, "lanczos_tol": 0.001},
+        "default": {"seed": 0, "kernel_width": 1000, "kernel_n": [64, 256, 1024, 4096],
+                    "jacobian_max_n": 256, "vector_products_max_n": 256, "jacfwd_width": 32,
+                    "jacfwd_n": 16, "scaling_n": 1000, "scaling_widths": [250, 500, 1000, 2000],
+                    "scaling_depths": [2, 3, 5, 9], "train_size": 42000, "ntk3_width": 1000,
+                    "switch_epoch": 10, "total_epochs": 15, "dense_subsets": [2000, 4000],
+                    "lanczos_max_iter": 30, "lanczos_tol": 0.001},
+        "thesis": {"seed": 0, "kernel_width": 1000, "kernel_n": [64, 256, 1024, 4096, 12000],
+                   "jacobian_max_n": 1024, "vector_products_max_n": 1024, "jacfwd_width": 32,
+                   "jacfwd_n": 16, "scaling_n": 2000, "scaling_widths": [250, 500, 1000, 2000],
+                   "scaling_depths": [2, 3, 5, 9], "train_size": 42000, "ntk3_width": 1000,
+                   "switch_epoch": 10, "total_epochs": 15,
+                   "dense_subsets": [2000, 4000, 8000], "lanczos_max_iter": 60,
+                   "lanczos_tol": 0.0001},
+    },
 }
 
 CHAPTERS: tuple[str, ...] = tuple(CHAPTER_PARAMETERS)

@@ -37,6 +37,17 @@ def to_builtin(value: Any) -> Any:
     return value
 
 
+class _FullRepr:
+    """A container whose text form is Python's complete ``repr``: IPython's pretty printer
+    would cut long lists at 1000 items with ``...``, and the record must hold all of them."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
 def glue(name: str, value: Any, display: bool = False) -> None:
     """Glue ``value`` under ``name`` for the prose and the chapter's result record.
 
@@ -45,7 +56,9 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     """
     from myst_nb import glue as myst_glue
 
-    myst_glue(name, to_builtin(value), display=display)
+    value = to_builtin(value)
+    myst_glue(name, _FullRepr(value) if isinstance(value, (list, dict)) else value,
+              display=display)
 
 
 def glued_values(notebook: dict) -> dict[str, Any]:
@@ -61,9 +74,11 @@ def glued_values(notebook: dict) -> dict[str, Any]:
             if isinstance(text, list):
                 text = "".join(text)
             try:
-                values[meta["name"]] = ast.literal_eval(text)
+                value = ast.literal_eval(text)
+                json.dumps(value, allow_nan=False)
             except (ValueError, SyntaxError, TypeError):
-                values[meta["name"]] = text
+                value = text  # not a plain literal: keep its text
+            values[meta["name"]] = value
     return values
 
 

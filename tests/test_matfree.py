@@ -8,9 +8,11 @@ import pytest
 from ntkbook import MLP, empirical_ntk
 from ntkbook.flow import flat_ntk, ntk3_update
 from ntkbook.matfree import (
+    accuracy,
     jacobian_product,
     jacobian_transpose_product,
     lanczos_matrix_function,
+    ntk3_dense_mean_kernel,
     ntk3_gain_function,
     ntk3_matrix_free,
     ntk_matvec,
@@ -71,3 +73,21 @@ def test_matrix_free_ntk3_equals_dense_ntk3(t):
     for (w1, b1), (w2, b2) in zip(free.params, dense, strict=True):
         np.testing.assert_allclose(w1, w2, rtol=1e-7, atol=1e-9)
         np.testing.assert_allclose(b1, b2, rtol=1e-7, atol=1e-9)
+
+
+def test_dense_mean_kernel_ntk3_equals_full_kernel_for_one_output():
+    net, params, x = _setup(n_out=1)
+    y = np.random.default_rng(3).normal(size=(13, 1))
+    dense = ntk3_update(net, params, x, y, 2.0, loss_scale=0.5, rcond=1e-14)
+    mean = ntk3_dense_mean_kernel(net, params, x, y, 2.0)
+    for (w1, b1), (w2, b2) in zip(mean, dense, strict=True):
+        np.testing.assert_allclose(w1, w2, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(b1, b2, rtol=1e-7, atol=1e-9)
+
+
+def test_accuracy_counts_argmax_hits():
+    net, params, x = _setup()
+    logits = np.asarray(net.apply(params, x))
+    labels = logits.argmax(axis=1)
+    labels[:3] = (labels[:3] + 1) % 3
+    assert accuracy(net, params, x, labels, block_rows=4) == pytest.approx(10 / 13)
