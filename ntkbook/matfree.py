@@ -56,6 +56,22 @@ def _padded_blocks(x: jax.Array, rows: int):
     return out
 
 
+def network_outputs(net: MLP, params: Params, x: jax.Array,
+                    block_rows: int = DEFAULT_BLOCK_ROWS) -> jax.Array:
+    """``net.apply(params, x)`` streamed over row blocks, shape ``(n, n_out)``."""
+    rows = min(block_rows, x.shape[0])
+    return jnp.concatenate([net.apply(params, xb)[: stop - start]
+                            for start, stop, xb in _padded_blocks(x, rows)])
+
+
+def _residual(net: MLP, params: Params, x: jax.Array, y, block_rows: int) -> np.ndarray:
+    """``f(x) - y`` in float64, ``(n, n_out)``; NaN/Inf is an error."""
+    f0 = np.asarray(network_outputs(net, params, x, block_rows), dtype=np.float64)
+    residual = f0 - np.asarray(y, np.float64).reshape(f0.shape)
+    check_finite(residual, "initial residual f(theta0) - y")
+    return residual
+
+
 def jacobian_transpose_product(net: MLP, params: Params, x: jax.Array, v: jax.Array,
                                block_rows: int = DEFAULT_BLOCK_ROWS) -> Params:
     """``J^T v`` for outputs ``v`` of shape ``(n, n_out)``, streamed over row blocks."""
@@ -221,12 +237,7 @@ def ntk3_matrix_free(
     dtype = params0[0][0].dtype
     x = jnp.asarray(x, dtype)
     n, n_out = x.shape[0], net.n_outputs
-    f0 = jnp.concatenate([
-        net.apply(params0, xb)[: stop - start]
-        for start, stop, xb in _padded_blocks(x, min(block_rows, n))
-    ])
-    residual = np.asarray(f0, dtype=np.float64) - np.asarray(y, np.float64).reshape(n, n_out)
-    check_finite(residual, "initial residual f(theta0) - y")
+    residual = _residual(net, params0, x, y, block_rows)
     rate = 2.0 * loss_scale / (n if n_samples is None else n_samples)
 
     def matvec(v: np.ndarray) -> np.ndarray:
@@ -264,8 +275,7 @@ def ntk3_dense_mean_kernel(
     theta = np.asarray(empirical_ntk(net, params0, x), dtype=np.float64)
     check_finite(theta, "mean-over-outputs NTK")
     lam, vecs = np.linalg.eigh(0.5 * (theta + theta.T))
-    residual = (np.asarray(net.apply(params0, x), np.float64)
-                - np.asarray(y, np.float64).reshape(n, net.n_outputs))
+    residual = _residual(net, params0, x, y, DEFAULT_BLOCK_ROWS)
     rate = 2.0 * loss_scale / (n if n_samples is None else n_samples)
     gains = ntk3_gain_function(rate, t)(np.clip(lam, 0.0, None))
     coef = vecs @ (gains[:, None] * (vecs.T @ residual))
@@ -276,8 +286,5 @@ def ntk3_dense_mean_kernel(
 def accuracy(net: MLP, params: Params, x: jax.Array, labels: np.ndarray,
              block_rows: int = DEFAULT_BLOCK_ROWS) -> float:
     """Fraction of rows whose largest output is the label (labels ``(n,)`` integers)."""
-    dtype = params[0][0].dtype
-    x = jnp.asarray(x, dtype)
-    logits = jnp.concatenate([net.apply(params, xb)[: stop - start]
-                              for start, stop, xb in _padded_blocks(x, min(block_rows, len(x)))])
+    logits = network_outputs(net, params, jnp.asarray(x, params[0][0].dtype), block_rows)
     return float(np.mean(np.asarray(jnp.argmax(logits, axis=1)) == np.asarray(labels)))
