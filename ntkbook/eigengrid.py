@@ -91,3 +91,25 @@ def precision_comparison(f64: pd.DataFrame, f32: pd.DataFrame) -> pd.DataFrame:
     merged["rel_error_32"] = (np.abs(merged["lambda_min_32"] - merged["lambda_min_64"])
                               / np.abs(merged["lambda_min_64"]))
     return merged
+
+
+def plot_precision(compare: pd.DataFrame, activation: str, ax: Axes | None = None) -> Axes:
+    """Relative error of float32 lambda_min against float64, per (width, depth), log colour.
+
+    Cells where float32 gave a non-positive lambda_min are hatched red, not coloured.
+    """
+    sel = compare[compare["activation"] == activation]
+    err = sel.pivot_table(index="depth", columns="width", values="rel_error_32")
+    neg = sel.pivot_table(index="depth", columns="width", values="negative_32", aggfunc="max")
+    values = np.where(neg.to_numpy(dtype=bool), np.nan, err.to_numpy())
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.8), layout="constrained")
+    widths, depths = err.columns.to_numpy(), err.index.to_numpy()
+    ax.set_facecolor("#f4c7c3")
+    mesh = ax.pcolormesh(_edges(widths), _edges(depths), np.ma.masked_invalid(values),
+                         norm=LogNorm(vmin=1e-8, vmax=1.0), cmap="magma_r")
+    ax.figure.colorbar(mesh, ax=ax, label="relative error of float32")
+    ax.set(xlabel="width", ylabel="depth",
+           title=f"{activation}: float32 vs float64 (pink: $\\lambda_{{\\min}} \\leq 0$)")
+    ax.grid(False)
+    return ax

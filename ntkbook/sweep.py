@@ -168,7 +168,7 @@ def lambda_min_grid(
 
 
 def _progress(total: int, done: int, enabled: bool):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text: tqdm.auto warns without ipywidgets
 
     return tqdm(total=total, initial=done, desc="families", disable=not enabled, leave=False)
 
