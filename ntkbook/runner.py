@@ -127,13 +127,25 @@ def _up_to_date(record: Path, notebook: Path, digest: str) -> bool:
         return False
 
 
-def _hide_injected_cell(path: Path) -> dict:
-    """Tag papermill's injected-parameters cell ``remove-cell`` so the book does not show it."""
+def _show_effective_parameters(path: Path, profile: str) -> dict:
+    """Hide papermill's injected cell, and show the values the chapter actually ran with in its
+    ``parameters`` cell, so that a reader of the book sees the run's parameters, not the
+    notebook's defaults."""
     nb = nbformat.read(path, as_version=4)
+    injected = None
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
-        if INJECTED_TAG in tags and "remove-cell" not in tags:
-            tags.append("remove-cell")
+        if INJECTED_TAG in tags:
+            injected = cell
+            if "remove-cell" not in tags:
+                tags.append("remove-cell")
+    if injected is not None:
+        lines = [ln for ln in injected.source.splitlines() if not ln.startswith("# Parameters")]
+        for cell in nb.cells:
+            if "parameters" in cell.metadata.get("tags", []):
+                cell.source = "\n".join([f"# Parameters of this run (profile: {profile})"]
+                                        + lines).strip()
+                break
     nbformat.write(nb, path)
     return nb
 
@@ -148,7 +160,7 @@ def _failure_message(chapter: str, exc: Exception, failed: Path) -> str:
     )
 
 
-def _execute(root: Path, chapter: str, params: dict[str, Any], target: Path) -> None:
+def _execute(root: Path, chapter: str, profile: str, params: dict[str, Any], target: Path) -> None:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -178,7 +190,7 @@ def _execute(root: Path, chapter: str, params: dict[str, Any], target: Path) -> 
         os.environ["PYTHONPATH"] = env_path
         if not env_path:
             del os.environ["PYTHONPATH"]
-    _hide_injected_cell(partial)
+    _show_effective_parameters(partial, profile)
     os.replace(partial, target)
 
 
@@ -204,7 +216,7 @@ def run_chapter(
         return ChapterRun(chapter, profile, notebook, record, executed=False)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     tic = time.perf_counter()
-    _execute(root, chapter, params, notebook)
+    _execute(root, chapter, profile, params, notebook)
     wall = time.perf_counter() - tic
     results = glued_values(nbformat.read(notebook, as_version=4))
     atomic_write_json(

@@ -55,6 +55,8 @@ def test_run_writes_record_and_caches(probe_root):
     executed = nbformat.read(first.notebook, as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and "remove-cell" in injected[0].metadata["tags"]
+    shown = next(c for c in executed.cells if "parameters" in c.metadata.get("tags", []))
+    assert "profile: smoke" in shown.source and "scale = 1" in shown.source
 
     again = runner.run_chapter(PROBE, "smoke", root=probe_root)
     assert not again.executed  # same notebook, package and parameters: cached
