@@ -75,7 +75,7 @@ CHAPTER_PARAMETERS: dict[str, dict[str, dict]] = {
                     "grid_width_max": 1000, "grid_width_step": 50, "grid_depth_min": 2,
                     "grid_depth_max": 10, "grid_seeds": 2,
                     "visualised": [["relu", 800, 3], ["sigmoid", 300, 8]],
-                    "drift_widths": [100, 200, 400, 800], "drift_epochs": 20},
+                    "drift_widths": [100, 400, 800], "drift_epochs": 10},
         "thesis": {"seed": 0, "n_seeds": 5, "n_per_class": 100, "epochs": 100,
                    "learning_rate": 0.001, "batch_size": 1, "grid_width_min": 50,
                    "grid_width_max": 1000, "grid_width_step": 50, "grid_depth_min": 2,
