@@ -1,0 +1,353 @@
+"""Hybrid SGD -> NTK training: the NTK updates against explicit-Jacobian formulas, the linearised
+flow, the time-scale mapping, the SGD scan, the heuristics, divergence detection and sweeps."""
+
+import dataclasses
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+
+from ntkbook import MLP, flow, heuristics, hybrid, ntk_updates
+from ntkbook.ntk_updates import ReplacedSGD
+from ntkbook.reference import jacobian
+
+# ----------------------------------------------------------------------------- fixtures
+
+N, D, OUT, WIDTH = 5, 4, 3, 6
+REPLACED = ReplacedSGD(learning_rate=0.05, steps_per_epoch=3, epochs_replaced=2,
+                       total_epochs=4, n_train=12, n_kernel=N, loss_scale=0.5)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    net = MLP((D, WIDTH, WIDTH, OUT), "relu", "standard")
+    params = net.init(jax.random.PRNGKey(3), jnp.float64)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, D))
+    y = np.eye(OUT)[rng.integers(0, OUT, N)]
+    jac = np.asarray(jacobian(net, params, jnp.asarray(x))).reshape(N * OUT, -1)
+    return net, params, x, y, jac
+
+
+def _flat(params):
+    return flow.flatten_params(params)
+
+
+def _explicit_kernels(jac):
+    full = jac @ jac.T
+    blocks = full.reshape(N, OUT, N, OUT)
+    mean = np.einsum("iojo->ij", blocks) / OUT
+    return {"full": full, "mean": np.kron(mean, np.eye(OUT))}
+
+
+def _explicit_gain_matrix(method, variant, k, rep):
+    """The output-space matrix that multiplies r, from matrix exponentials and powers."""
+    eye = np.eye(k.shape[0])
+    eta, spe, s = rep.learning_rate, rep.steps_per_epoch, rep.steps
+    if method == "NTK3":
+        rate = 1 / rep.n_train if variant == "faithful" else rep.consistent_rate
+        t = rep.total_epochs if variant == "faithful" else rep.flow_time
+        return (eye - scipy.linalg.expm(-rate * t * k)) @ np.linalg.inv(k)
+    rate = rep.faithful_rate if variant == "faithful" else rep.consistent_rate
+    if method == "NTK1":
+        step = eye - rate * eta * k
+        return sum(rate * eta * np.linalg.matrix_power(step, j) for j in range(s))
+    decays = (np.repeat(2.0 * np.arange(rep.epochs_replaced) / rep.n_kernel, spe)
+              if variant == "faithful" else rate * eta * np.arange(s))
+    return sum(rate * eta * scipy.linalg.expm(-a * k) for a in decays)
+
+
+# ----------------------------------------------------------------------------- NTK updates
+
+
+@pytest.mark.parametrize("kind", ["full", "mean"])
+@pytest.mark.parametrize("method", ntk_updates.METHODS)
+@pytest.mark.parametrize("variant", ntk_updates.VARIANTS)
+@pytest.mark.parametrize("residual", ntk_updates.RESIDUALS)
+def test_updates_match_explicit_jacobian(tiny, kind, method, variant, residual):
+    net, params, x, y, jac = tiny
+    kern = ntk_updates.subset_kernel(net, params, x, y, kind=kind)
+    k = _explicit_kernels(jac)[kind]
+    r = kern.residual(residual).reshape(-1)
+    expected = _flat(params) - jac.T @ (_explicit_gain_matrix(method, variant, k, REPLACED) @ r)
+    got = ntk_updates.ntk_update(net, params, x, kern, method, variant, REPLACED, residual)[-1]
+    np.testing.assert_allclose(_flat(got), expected, rtol=1e-9, atol=1e-11)
+
+
+def test_ntk1_descent_by_jvp_vjp_equals_explicit_iteration(tiny):
+    net, params, x, y, jac = tiny
+    rate, step, steps = REPLACED.consistent_rate, REPLACED.learning_rate, 7
+    r0 = (np.asarray(net.apply(params, jnp.asarray(x))) - y).reshape(-1)
+    delta = np.zeros(jac.shape[1])
+    for _ in range(steps):
+        delta -= rate * step * jac.T @ (r0 + jac @ delta)
+    got = ntk_updates.ntk1_descent(net, params, x, y, rate=rate, step=step, n_steps=steps)
+    np.testing.assert_allclose(_flat(got) - _flat(params), delta, rtol=1e-10, atol=1e-13)
+    kern = ntk_updates.subset_kernel(net, params, x, y, kind="full")
+    gains = ntk_updates.ntk1_gains(kern.eigenvalues, rate=rate, step=step, n_updates=steps)
+    spectral = ntk_updates.apply_update(net, params, x, kern.coefficients(gains))
+    np.testing.assert_allclose(_flat(spectral), _flat(got), rtol=1e-10, atol=1e-13)
+    nonlinear = ntk_updates.ntk1_descent(net, params, x, y, rate=rate, step=step, n_steps=1,
+                                         linearised=False)
+    first = _flat(params) - rate * step * jac.T @ r0  # one step: both readings agree
+    np.testing.assert_allclose(_flat(nonlinear), first, rtol=1e-10, atol=1e-13)
+
+
+def test_ntk3_equals_integrated_linearised_flow(tiny):
+    net, params, x, y, _ = tiny
+    rate, t = REPLACED.consistent_rate, 3.0
+    path = flow.integrate_linearized_flow(net, params, x, y, [0.0, t], rate=rate)
+    kern = ntk_updates.subset_kernel(net, params, x, y, kind="full")
+    gains = ntk_updates.ntk3_gains(kern.eigenvalues, rate=rate, t=t)
+    got = ntk_updates.apply_update(net, params, x, kern.coefficients(gains))
+    np.testing.assert_allclose(_flat(got), _flat(path.params_at(1)), rtol=1e-8, atol=1e-10)
+
+
+def test_ntk1_with_many_tiny_steps_approaches_ntk3(tiny):
+    net, params, x, y, _ = tiny
+    rate, t = REPLACED.consistent_rate, 2.0
+    kern = ntk_updates.subset_kernel(net, params, x, y, kind="full")
+    target = _flat(ntk_updates.apply_update(
+        net, params, x, kern.coefficients(ntk_updates.ntk3_gains(kern.eigenvalues, rate=rate,
+                                                                 t=t))))
+    move = np.linalg.norm(target - _flat(params))
+    errors = []
+    for steps in (20, 200, 2000):
+        got = ntk_updates.ntk1_descent(net, params, x, y, rate=rate, step=t / steps,
+                                       n_steps=steps)
+        errors.append(np.linalg.norm(_flat(got) - target) / move)
+    assert errors[2] < 1e-3 and errors[2] < errors[1] / 5 < errors[0] / 25
+
+
+def test_faithful_and_consistent_differ_by_the_time_mapping():
+    lam = np.geomspace(1e-3, 40.0, 25)
+    rep = REPLACED
+    ntk3 = {v: ntk_updates.cumulative_gains("NTK3", v, lam, rep)[0] for v in ntk_updates.VARIANTS}
+    rho = rep.consistent_rate
+    for v in ntk_updates.VARIANTS:  # NTK3 = the flow at the consistent rate for a mapped time
+        mapped = ntk_updates.ntk3_gains(lam, rate=rho, t=rep.equivalent_flow_time(v))
+        np.testing.assert_allclose(ntk3[v], mapped, rtol=1e-12)
+    assert rep.equivalent_flow_time("faithful") == pytest.approx(
+        rep.total_epochs / rep.n_train / rho)
+    assert rep.equivalent_flow_time("consistent") == pytest.approx(rep.learning_rate * rep.steps)
+    eta, spe = rep.learning_rate, rep.steps_per_epoch
+    decay_f = np.repeat(2.0 * np.arange(rep.epochs_replaced) / rep.n_kernel, spe)
+    ntk2_f = ntk_updates.cumulative_gains("NTK2", "faithful", lam, rep)[-1]
+    np.testing.assert_allclose(
+        ntk2_f, ntk_updates.ntk2_gains(lam, rate=1 / rep.n_kernel, step=eta, decay=decay_f),
+        rtol=1e-12)
+    ntk2_c = ntk_updates.cumulative_gains("NTK2", "consistent", lam, rep)[-1]
+    np.testing.assert_allclose(
+        ntk2_c, ntk_updates.ntk2_gains(lam, rate=rho, step=eta,
+                                       decay=rho * eta * np.arange(rep.steps)), rtol=1e-12)
+    # NTK1: the thesis' eta / N is the consistent step for c = 1/2, half of it for c = 1.
+    np.testing.assert_array_equal(ntk_updates.cumulative_gains("NTK1", "faithful", lam, rep),
+                                  ntk_updates.cumulative_gains("NTK1", "consistent", lam, rep))
+    mse = dataclasses.replace(rep, loss_scale=1.0)
+    np.testing.assert_allclose(
+        ntk_updates.cumulative_gains("NTK1", "faithful", lam, mse)[-1],
+        ntk_updates.ntk1_gains(lam, rate=mse.consistent_rate / 2, step=eta, n_updates=rep.steps),
+        rtol=1e-12)
+
+
+def test_residual_factors_match_chapter_one_transfers():
+    lam = np.geomspace(1e-2, 50.0, 30)
+    rep = REPLACED
+    rho, eta, s = rep.consistent_rate, rep.learning_rate, rep.steps
+    factor = {m: ntk_updates.residual_factors(
+        lam, ntk_updates.cumulative_gains(m, "consistent", lam, rep)[-1]) for m in ("NTK1",
+                                                                                  "NTK2", "NTK3")}
+    np.testing.assert_allclose(
+        factor["NTK1"], flow.ntk1_transfer(lam, rate=rho, step_time=eta, updates=s), atol=1e-12)
+    np.testing.assert_allclose(
+        factor["NTK2"], flow.ntk2_transfer(lam, rate=rho, step_times=np.full(s, eta),
+                                           decay_times=eta * np.arange(s)), atol=1e-12)
+    np.testing.assert_allclose(factor["NTK3"], flow.ntk3_transfer(lam, rate=rho, t=eta * s),
+                               atol=1e-12)
+
+
+def test_time_scale_rows_name_the_ratio():
+    rows = {r["quantity"]: r for r in ntk_updates.time_scale_rows(REPLACED)}
+    ntk3 = rows["NTK3 exponent a"]
+    assert ntk3["faithful"] == pytest.approx(REPLACED.total_epochs / REPLACED.n_train)
+    assert ntk3["faithful / consistent"] == pytest.approx(ntk3["faithful"] / ntk3["consistent"])
+
+
+def test_unstable_ntk1_step_is_reported_by_its_mode_factor():
+    lam = np.array([1.0, 100.0])
+    gains = ntk_updates.ntk1_gains(lam, rate=0.05, step=1.0, n_updates=50)  # 0.05 * 100 = 5 > 2
+    factors = ntk_updates.residual_factors(lam, gains)
+    assert abs(factors[0]) < 1 and abs(factors[1]) > 1e20
+    with pytest.raises(ValueError, match="unknown residual"):
+        ntk_updates.phase_loss(np.zeros((2, 2)), np.zeros((2, 2)), "hinge")
+
+
+# ----------------------------------------------------------------------------- SGD
+
+
+def _tiny_task(kind, n=37, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    splits = {}
+    for split, size in (("train", n), ("val", 11), ("test", 13)):
+        x = rng.standard_normal((size, d))
+        y = rng.integers(0, 10, size) if kind == hybrid.CLASSIFICATION \
+            else 5.0 + x @ np.array([1.0, -0.5, 0.25])
+        splits[split] = (x, y)
+    return hybrid.make_task(f"tiny-{kind}", kind, splits)
+
+
+def test_epoch_batches_cover_every_example_once():
+    index, mask = hybrid.epoch_batches(37, 8, np.random.default_rng(1))
+    assert index.shape == mask.shape == (5, 8) and mask.sum() == 37
+    assert sorted(index[mask > 0].tolist()) == list(range(37))
+
+
+@pytest.mark.parametrize("kind", [hybrid.CLASSIFICATION, hybrid.REGRESSION])
+def test_scan_epoch_equals_python_loop(kind):
+    task = _tiny_task(kind)
+    net = hybrid.network(task, 5)
+    params = net.init(jax.random.PRNGKey(0), jnp.float64)
+    x, y = jnp.asarray(task.x_train, jnp.float64), jnp.asarray(task.y_train)
+    index, mask = hybrid.epoch_batches(task.n_train, 8, np.random.default_rng(2))
+    got = hybrid.sgd_epoch(net, params, x, y, index, mask, 0.1, kind)
+
+    def loss(p, rows):
+        out = net.apply(p, x[rows])
+        if kind == hybrid.CLASSIFICATION:
+            logp = jax.nn.log_softmax(out)
+            return -jnp.mean(logp[jnp.arange(len(rows)), y[rows]])
+        return jnp.mean((out[:, 0] - y[rows]) ** 2)
+
+    expected = params
+    for rows, m in zip(index, mask, strict=True):
+        g = jax.grad(loss)(expected, jnp.asarray(rows[m > 0]))
+        expected = jax.tree_util.tree_map(lambda a, b: a - 0.1 * b, expected, g)
+    np.testing.assert_allclose(_flat(got), _flat(expected), rtol=1e-12, atol=1e-14)
+
+
+def test_sgd_divergence_raises_with_the_fix():
+    task = _tiny_task(hybrid.REGRESSION)
+    task = hybrid.make_task(task.name, task.kind, {
+        s: (getattr(task, f"x_{s}") * 100, getattr(task, f"y_{s}") * 1e3)
+        for s in ("train", "val", "test")})
+    spec = hybrid.HybridSpec(task.name, 8, 0, epochs=3, learning_rate=50.0, batch_size=8,
+                             monitor_samples=10)
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        hybrid.run_hybrid(spec, task)
+
+
+# ----------------------------------------------------------------------------- heuristics
+
+
+def test_metric_series_on_synthetic_values():
+    eps = heuristics.param_change_series([np.array([t**2]) for t in range(6)], 2)
+    np.testing.assert_allclose(eps[2:], [4 * t - 4 for t in range(2, 6)])
+    assert np.all(np.isnan(eps[:2]))
+    delta = heuristics.kernel_stability_series(np.array([0, 1, 3, 6, 10, 15.0]), 4)
+    np.testing.assert_allclose(delta[4:], [10, 14])
+    spectral = heuristics.spectral_series(np.array([[10, 5], [10, 5], [11, 5], [11, 5.5]]), 2)
+    np.testing.assert_allclose(spectral[2:], [1 / 11, 0.5 / 5.5])
+
+
+def test_elbow_threshold_and_switch_on_synthetic_curves():
+    loss = [99.0, 10, 5, 3, 2.5, 2.49, 2.0, 1.99]  # epoch 0 is not used: drop 10 - 1.99
+    assert heuristics.elbow_epoch(loss) == 5
+    assert heuristics.elbow_epoch([9.0, 4, 3, 2, 1, 0]) == 3  # no small change: middle epoch
+    metric = [np.nan, np.nan, 5, 4, 3, 2, 1]
+    assert heuristics.plateau_threshold(metric, 3) == pytest.approx(3.25)
+    assert heuristics.switch_epoch(metric, 3.5) == 4
+    assert heuristics.switch_epoch(metric, 0.5) is None
+    scout = heuristics.scouting_thresholds([loss[:7], loss[:7]], {"eps": [metric, metric]})
+    assert scout["elbow"] == 5 and scout["thresholds"]["eps"] == pytest.approx(1.75)
+
+
+def test_heuristics_refuse_bad_curves_with_a_reason():
+    with pytest.raises(ValueError, match="never falls below"):
+        heuristics.elbow_epoch([1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(ValueError, match="diverged"):
+        heuristics.elbow_epoch([1.0, np.nan, 0.5, 0.4])
+    with pytest.raises(ValueError, match="no defined metric"):
+        heuristics.plateau_threshold([np.nan, np.nan, np.nan], 1)
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+@pytest.fixture(scope="module")
+def tiny_class_task():
+    return _tiny_task(hybrid.CLASSIFICATION, n=60, d=5)
+
+
+def _spec(task, seed=0, **kw):
+    values = {"epochs": 4, "batch_size": 16, "kernel_samples": 20, "monitor_samples": 12,
+              "spectral_top": 4, "thresholds": (("delta", 1e9), ("eps", 1e9), ("spectral", 1e9)),
+              "residuals": ("squared", "softmax")}
+    values.update(kw)
+    return hybrid.HybridSpec(task.name, 8, seed, **values)
+
+
+def test_run_is_json_and_branches_at_the_switch(tiny_class_task):
+    spec = _spec(tiny_class_task, full_kernel_samples=6, literal_ntk1_steps=2)
+    result = hybrid.run_hybrid(spec, tiny_class_task)
+    json.dumps(result, allow_nan=False)
+    full = result["extras"]["full_kernel"]
+    assert full["samples"] == 6 and 0 <= full["kernel_rel_gap"] < 1
+    assert set(full) >= {"update_rel_diff_squared", "test_metric_full_softmax"}
+    assert result["extras"]["literal_ntk1"]["seconds_per_step"] > 0
+    cutoff = result["extras"]["cutoff"]
+    assert cutoff["dropped_float32"] >= cutoff["dropped_float64"]
+    assert result["switch"] == {"eps": 2, "spectral": 2, "delta": 4}
+    assert set(result["branches"]) == {"2"}  # delta switches at E = 4: no NTK phase
+    methods = result["branches"]["2"]["methods"]
+    assert len(methods) == 3 * 2 * 2 + 1
+    ntk1 = methods["NTK1/consistent/squared"]
+    assert len(ntk1["val_loss"]) == 2 and "test_metric" in ntk1 or ntk1["diverged"]
+    assert len(result["sgd"]["val_loss"]) == 5 and len(result["sgd"]["epoch_seconds"]) == 4
+
+
+def test_divergence_is_flagged_not_averaged(tiny_class_task):
+    result = hybrid.run_hybrid(_spec(tiny_class_task, divergence_factor=0.0,
+                                     thresholds=(("eps", 1e9),), match_faithful_flow=False),
+                               tiny_class_task)
+    for name, method in result["branches"]["2"]["methods"].items():
+        assert method["diverged"], name
+        assert "grew" in method["reason"] or "NaN" in method["reason"] or "overflow" in \
+            method["reason"]
+        assert "test_metric" not in method
+
+
+def test_sweep_caches_results(tmp_path, tiny_class_task):
+    specs = [_spec(tiny_class_task, thresholds=(("eps", 1e9),), epochs=3)]
+    first = hybrid.run_sweep(specs, tiny_class_task, cache_dir=tmp_path)
+
+    class Refuse:
+        def submit(self, *args, **kwargs):
+            raise AssertionError("a cached run was executed again")
+
+    second = hybrid.run_sweep(specs, tiny_class_task, cache_dir=tmp_path, executor=Refuse())
+    assert second == json.loads(json.dumps(first))
+
+
+def _without_seconds(value):
+    if isinstance(value, dict):
+        return {k: _without_seconds(v) for k, v in value.items() if "seconds" not in k}
+    if isinstance(value, list):
+        return [_without_seconds(v) for v in value]
+    return value
+
+
+@pytest.mark.slow
+def test_dask_executor_gives_the_in_process_results(tiny_class_task):
+    distributed = pytest.importorskip("distributed")
+    specs = [_spec(tiny_class_task, thresholds=(("eps", 1e9),), epochs=3, seed=s)
+             for s in (0, 1)]
+    local = hybrid.run_sweep(specs, tiny_class_task)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        client.run(lambda: jax.config.update("jax_enable_x64", True))
+        remote = hybrid.run_sweep(specs, tiny_class_task, executor=client.get_executor())
+    assert _without_seconds(remote) == _without_seconds(local)
