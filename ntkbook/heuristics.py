@@ -74,7 +74,8 @@ def param_change_series(
     return out
 
 
-def kernel_stability_series(kernel_distances: np.ndarray, window: int = WINDOWS["delta"]):
+def kernel_stability_series(kernel_distances: np.ndarray,
+                            window: int = WINDOWS["delta"]) -> np.ndarray:
     """The ``delta`` metric from ``D_t = ||Theta_t - Theta_0||_F``: ``|D_t - D_{t-window}|``.
 
     Args:
@@ -84,7 +85,8 @@ def kernel_stability_series(kernel_distances: np.ndarray, window: int = WINDOWS[
     return np.abs(_lagged(kernel_distances, window))
 
 
-def spectral_series(top_eigenvalues: np.ndarray, window: int = WINDOWS["spectral"]):
+def spectral_series(top_eigenvalues: np.ndarray,
+                    window: int = WINDOWS["spectral"]) -> np.ndarray:
     """The spectral metric ``max_i |lam_i(t) - lam_i(t-window)| / lam_i(t)``.
 
     Args:

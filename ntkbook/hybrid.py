@@ -19,11 +19,18 @@ mean cross-entropy of the 10 logits, Wine on the mean squared error of its one o
 ``NRMSE = RMSE / mean(y)`` of the same split (the thesis' Table 1 is consistent with this: e.g.
 ``sqrt(0.66) / 0.1433 = 5.67``, the mean quality of the test wines).
 
-**The NTK phase** fits the squared loss on a subset (2000 random training images for
-Fashion-MNIST, the whole training set for Wine): one-hot targets for the 10 logits, the raw
-quality for Wine. A method *diverged* if its parameters or outputs are NaN/Inf or its loss on the
-subset grows by more than ``divergence_factor`` over the loss at the switch; such a result is kept
+**The NTK phase** works on a subset (2000 random training images for Fashion-MNIST, the whole
+training set for Wine) with the squared loss's residual ``f - Y`` (one-hot ``Y`` for the 10
+logits, the quality for Wine) and, for Fashion-MNIST, also with the cross-entropy's
+``softmax(f) - Y`` (:meth:`ntkbook.ntk_updates.SubsetKernel.residual`). A method *diverged* if its
+gains overflow, its parameters or outputs are NaN/Inf, or the loss matching its residual grows on
+the subset by more than ``divergence_factor`` over the loss at the switch; such a result is kept
 only as a count and a reason, never as a number to average or plot.
+
+The optional measurements at the first switch of a run (:class:`HybridSpec`'s
+``full_kernel_samples`` and ``literal_ntk1_steps``) compare the mean-over-outputs kernel with the
+full one, the default pseudoinverse cutoff with the worst-case float32 one, one LAPACK thread with
+several, and time NTK1 done step by step.
 """
 
 from __future__ import annotations
@@ -405,37 +412,45 @@ def _warm_up(ctx: _Context, params: Params) -> None:
     _WARM.add(key)
 
 
+def _record_epoch(ctx: _Context, params: Params, theta0: np.ndarray, history: dict,
+                  epoch: int) -> None:
+    """Append the validation and test records and the monitoring kernel's distance from
+    ``theta0`` and leading eigenvalues; stop with a clear error if SGD diverged."""
+    spec = ctx.spec
+    for split in ("val", "test"):
+        loss, metric = ctx.evaluate(params, split)
+        history[f"{split}_loss"].append(loss)
+        history[f"{split}_metric"].append(metric)
+    if not np.isfinite(history["val_loss"][-1]):
+        raise FloatingPointError(
+            f"SGD diverged: the validation loss is NaN/Inf after epoch {epoch} "
+            f"({spec.dataset}, width {spec.width}, seed {spec.seed}); lower the learning "
+            f"rate {spec.learning_rate:g}"
+        )
+    theta = np.asarray(empirical_ntk(ctx.net, params, ctx.x_monitor), np.float64)
+    history["kernel_distance"].append(float(np.linalg.norm(theta - theta0)))
+    top = np.linalg.eigvalsh(0.5 * (theta + theta.T))[::-1][: spec.spectral_top]
+    history["top_eigenvalues"].append(top.tolist())
+
+
 def _sgd_phase(ctx: _Context, params: Params) -> tuple[list[Params], dict]:
     """SGD for ``E`` epochs with every record; returns the parameters after each epoch."""
-    spec, net = ctx.spec, ctx.net
+    spec = ctx.spec
     rng = np.random.default_rng([spec.seed, 1])
-    theta0 = np.asarray(empirical_ntk(net, params, ctx.x_monitor), np.float64)
+    theta0 = np.asarray(empirical_ntk(ctx.net, params, ctx.x_monitor), np.float64)
     history: dict[str, list] = {k: [] for k in ("val_loss", "val_metric", "test_loss",
                                                 "test_metric", "kernel_distance",
                                                 "top_eigenvalues", "epoch_seconds")}
     params_list = [params]
-    for epoch in range(spec.epochs + 1):
-        if epoch > 0:
-            index, mask = epoch_batches(ctx.task.n_train, spec.batch_size, rng)
-            tic = time.perf_counter()
-            params = jax.block_until_ready(sgd_epoch(net, params, ctx.x, ctx.y, index, mask,
-                                                     spec.learning_rate, ctx.kind))
-            history["epoch_seconds"].append(time.perf_counter() - tic)
-            params_list.append(params)
-        for split in ("val", "test"):
-            loss, metric = ctx.evaluate(params, split)
-            history[f"{split}_loss"].append(loss)
-            history[f"{split}_metric"].append(metric)
-        if not np.isfinite(history["val_loss"][-1]):
-            raise FloatingPointError(
-                f"SGD diverged: the validation loss is NaN/Inf after epoch {epoch} "
-                f"({spec.dataset}, width {spec.width}, seed {spec.seed}); lower the learning "
-                f"rate {spec.learning_rate:g}"
-            )
-        theta = np.asarray(empirical_ntk(net, params, ctx.x_monitor), np.float64)
-        history["kernel_distance"].append(float(np.linalg.norm(theta - theta0)))
-        top = np.linalg.eigvalsh(0.5 * (theta + theta.T))[::-1][: spec.spectral_top]
-        history["top_eigenvalues"].append(top.tolist())
+    _record_epoch(ctx, params, theta0, history, 0)
+    for epoch in range(1, spec.epochs + 1):
+        index, mask = epoch_batches(ctx.task.n_train, spec.batch_size, rng)
+        tic = time.perf_counter()
+        params = jax.block_until_ready(sgd_epoch(ctx.net, params, ctx.x, ctx.y, index, mask,
+                                                 spec.learning_rate, ctx.kind))
+        history["epoch_seconds"].append(time.perf_counter() - tic)
+        params_list.append(params)
+        _record_epoch(ctx, params, theta0, history, epoch)
     return params_list, history
 
 

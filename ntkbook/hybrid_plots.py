@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from ntkbook.hybrid_report import SGD, SGD_FLOW
 
@@ -39,6 +40,7 @@ def plot_scouting(mean_val_loss: Sequence[float], mean_metrics: dict[str, Sequen
         ax.axvspan(elbow, epochs[-1], color="0.9", zorder=0)
         ax.axvline(elbow, color="0.4", ls=":", lw=1)
         ax.set(xlabel="epoch", title=HEURISTIC_LABELS.get(name, name))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(axis="y", labelcolor="C3")
         twin = ax.twinx()
         twin.semilogy(epochs, mean_metrics[name], "s--", color="C0", ms=3, label="metric")
@@ -66,7 +68,7 @@ def _label_parts(label: str) -> tuple[str, str, str]:
 
 def plot_hybrid_curves(curves_by_width: dict[int, dict], metric_label: str,
                        residual: str, percent: bool = True, title: str = "",
-                       loss_ylim: tuple[float, float] | None = None) -> Figure:
+                       epochs_before_switch: int = 4) -> Figure:
     """The thesis' figures 3-4 and 7-8: seed-mean validation loss (top row) and metric (bottom
     row) per width (columns) for SGD and every NTK method after the switch (consistent solid,
     faithful dashed; NTK3 is one point at the last epoch), and the mean switch epoch (dashed).
@@ -76,6 +78,7 @@ def plot_hybrid_curves(curves_by_width: dict[int, dict], metric_label: str,
         metric_label: y label of the bottom row.
         residual: which residual's methods to draw.
         percent: show the metric in percent.
+        epochs_before_switch: the curves start this many epochs before the earliest switch.
     """
     widths = sorted(curves_by_width)
     fig, axes = plt.subplots(2, len(widths), figsize=(4.2 * len(widths), 6.2),
@@ -84,6 +87,7 @@ def plot_hybrid_curves(curves_by_width: dict[int, dict], metric_label: str,
     for col, width in enumerate(widths):
         curves = curves_by_width[width]
         switches = [s for s in curves["switch_epochs"] if s is not None]
+        start = max(0, min(switches, default=0) - epochs_before_switch)
         for row, name in enumerate(("val_loss", "val_metric")):
             ax = axes[row, col]
             for label, curve in curves.items():
@@ -99,7 +103,7 @@ def plot_hybrid_curves(curves_by_width: dict[int, dict], metric_label: str,
                     ax.plot(x[-1], y[-1], marker="*" if variant == "consistent" else "P",
                             ms=11, color=color, ls="none", mec="k", mew=0.5)
                     continue
-                finite = np.isfinite(y)
+                finite = np.isfinite(y) & (x >= start)
                 if label == SGD:
                     ax.plot(x[finite], y[finite], color="k", lw=2.2, alpha=0.8)
                     continue
@@ -109,10 +113,9 @@ def plot_hybrid_curves(curves_by_width: dict[int, dict], metric_label: str,
             if switches:
                 ax.axvline(float(np.mean(switches)), color="0.3", ls="--", lw=1)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if row == 0:
                 ax.set_title(f"width {width}")
-                if loss_ylim:
-                    ax.set_ylim(*loss_ylim)
         axes[0, 0].set_ylabel("validation loss")
         axes[1, 0].set_ylabel(metric_label)
     handles = [Line2D([], [], color="k", lw=2.2, label="SGD"),
@@ -131,9 +134,10 @@ def plot_hybrid_curves(curves_by_width: dict[int, dict], metric_label: str,
 
 
 def plot_pareto(points: pd.DataFrame, ax=None, metric_label: str = "test accuracy (%)",
-                title: str = "", higher_is_better: bool = True):
+                title: str = "", residual: str | None = None):
     """Test metric against wall seconds since the switch: every run's SGD epochs (grey lines),
-    every non-diverged NTK method (markers) and the seed means (large markers)."""
+    every non-diverged NTK method (markers; only those of ``residual`` if given) and the seed
+    means (large markers)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7.0, 4.4), layout="constrained")
     if points.empty:
@@ -148,14 +152,17 @@ def plot_pareto(points: pd.DataFrame, ax=None, metric_label: str = "test accurac
     ax.plot(mean_sgd["seconds"].iloc[-1], mean_sgd["test_metric"].iloc[-1], "o", ms=11,
             color="k", label="SGD to the last epoch (mean)")
     others = points[points["method"] != SGD]
+    if residual is not None:
+        keep = [m == SGD_FLOW or m.endswith(f"/{residual}") for m in others["method"]]
+        others = others[keep]
     for label, group in others.groupby("method", sort=True):
-        method, variant, residual = _label_parts(label)
+        method, variant, res = _label_parts(label)
         color = METHOD_COLORS.get(method, METHOD_COLORS.get(label, "0.5"))
-        marker = {"squared": "s", "softmax": "^"}.get(residual, "D")
+        marker = {"squared": "s", "softmax": "^"}.get(res, "D")
         fill = color if variant != "faithful" else "white"
         ax.scatter(group["seconds"], group["test_metric"], s=18, color=color, alpha=0.45,
                    marker=marker)
-        name = label if label == SGD_FLOW else f"{method} {variant}, {residual} residual"
+        name = label if label == SGD_FLOW else f"{method} {variant}, {res} residual"
         ax.plot(group["seconds"].mean(), group["test_metric"].mean(), marker=marker, ms=10,
                 mfc=fill, mec=color, mew=1.8, ls="none", label=name)
     ax.set(xscale="log", xlabel="wall seconds since the switch", ylabel=metric_label,

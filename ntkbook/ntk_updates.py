@@ -147,9 +147,10 @@ def _check_method(method: str) -> None:
 
 
 def ntk1_gains(lam: np.ndarray, *, rate: float, step: float, n_updates: int) -> np.ndarray:
-    """``(1 - (1 - rate step lam)^K) / lam`` for ``K = n_updates``, with limit ``K rate step`` at
-    ``lam = 0``. Steps with ``rate step lam > 2`` grow the residual: the result is then huge or
-    infinite, which :func:`residual_factors` reports."""
+    """``(1 - (1 - rate step lam)^K) / lam`` for ``K = n_updates`` and eigenvalues ``lam`` of shape
+    ``(M,)`` (returns ``(M,)``), with limit ``K rate step`` at ``lam = 0``. Steps with
+    ``rate step lam > 2`` grow the residual: the result is then huge or infinite, which
+    :func:`residual_factors` reports."""
     lam = np.clip(np.asarray(lam, dtype=np.float64), 0.0, None)
     x = rate * step * lam
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -161,8 +162,9 @@ def ntk1_gains(lam: np.ndarray, *, rate: float, step: float, n_updates: int) -> 
 
 
 def ntk2_gains(lam: np.ndarray, *, rate: float, step: float, decay: np.ndarray) -> np.ndarray:
-    """``rate step sum_u exp(-decay_u lam)``: one update per entry of ``decay`` (the coefficient
-    ``a_u`` of update ``u`` in ``exp(-a_u Theta)``)."""
+    """``rate step sum_u exp(-decay_u lam)`` for ``lam`` ``(M,)``: one update per entry of
+    ``decay`` ``(U,)`` (the coefficient ``a_u`` of update ``u`` in ``exp(-a_u Theta)``).
+    Returns ``(M,)``."""
     lam = np.clip(np.asarray(lam, dtype=np.float64), 0.0, None)
     decay = np.asarray(decay, dtype=np.float64)
     return rate * step * np.exp(-np.outer(lam, decay)).sum(axis=1)
@@ -177,7 +179,8 @@ def _geometric_gains(lam: np.ndarray, rate: float, step: float, n_updates: int) 
 
 
 def ntk3_gains(lam: np.ndarray, *, rate: float, t: float) -> np.ndarray:
-    """``(1 - exp(-rate t lam)) / lam`` with limit ``rate t`` at 0 (no cutoff applied here)."""
+    """``(1 - exp(-rate t lam)) / lam`` for ``lam`` ``(M,)``, with limit ``rate t`` at 0 (no
+    cutoff applied here). Returns ``(M,)``."""
     lam = np.clip(np.asarray(lam, dtype=np.float64), 0.0, None)
     safe = np.where(lam > 0, lam, 1.0)
     return np.where(lam > 0, -np.expm1(-rate * t * safe) / safe, rate * t)
@@ -458,6 +461,8 @@ def ntk1_descent(
     linearised: bool = True,
 ) -> Params:
     """NTK1 literally: ``theta <- theta - rate step J_s^T (f(theta) - Y)``, ``n_steps`` times.
+
+    ``x`` is ``(n, n_0)`` and ``y`` ``(n,)`` or ``(n, n_out)``; returns the parameters.
 
     ``J_s^T`` is the VJP at ``theta_s = params0`` (``jax.linearize`` and its transpose, compiled
     once, in one ``lax.scan``). With ``linearised`` (default) ``f`` is the linearised model

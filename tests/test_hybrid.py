@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from ntkbook import MLP, flow, heuristics, hybrid, ntk_updates
+from ntkbook import MLP, flow, heuristics, hybrid, hybrid_report, ntk_updates
 from ntkbook.ntk_updates import ReplacedSGD
 from ntkbook.reference import jacobian
 
@@ -289,9 +289,14 @@ def _spec(task, seed=0, **kw):
     return hybrid.HybridSpec(task.name, 8, seed, **values)
 
 
-def test_run_is_json_and_branches_at_the_switch(tiny_class_task):
+@pytest.fixture(scope="module")
+def tiny_run(tiny_class_task):
     spec = _spec(tiny_class_task, full_kernel_samples=6, literal_ntk1_steps=2)
-    result = hybrid.run_hybrid(spec, tiny_class_task)
+    return hybrid.run_hybrid(spec, tiny_class_task)
+
+
+def test_run_is_json_and_branches_at_the_switch(tiny_run):
+    result = tiny_run
     json.dumps(result, allow_nan=False)
     full = result["extras"]["full_kernel"]
     assert full["samples"] == 6 and 0 <= full["kernel_rel_gap"] < 1
@@ -351,3 +356,30 @@ def test_dask_executor_gives_the_in_process_results(tiny_class_task):
         client.run(lambda: jax.config.update("jax_enable_x64", True))
         remote = hybrid.run_sweep(specs, tiny_class_task, executor=client.get_executor())
     assert _without_seconds(remote) == _without_seconds(local)
+
+
+def test_report_tables_from_a_run(tiny_run):
+    per_run = hybrid_report.run_rows([tiny_run])
+    table = hybrid_report.table_rows(per_run)
+    sgd = table[(table["method"] == hybrid_report.SGD) & (table["heuristic"] == "eps")].iloc[0]
+    assert sgd["test_metric"] == pytest.approx(100 * tiny_run["sgd"]["test_metric"][-1])
+    assert sgd["seconds_from_switch"] == pytest.approx(sum(tiny_run["sgd"]["epoch_seconds"][2:]))
+    delta = table[table["heuristic"] == "delta"]
+    assert (delta[delta["method"] != hybrid_report.SGD]["no_switch"] == 0).all()  # no NTK rows
+    assert set(delta["method"]) == {hybrid_report.SGD}
+    one = hybrid_report.thesis_table1(table, "tiny-classification", 8, "softmax")
+    assert list(one.index) == ["SGD", "NTK1", "NTK2", "NTK3"]
+    two = hybrid_report.thesis_table2(table, "tiny-classification", 8, "softmax")
+    assert two.loc["SGD", "ε ×SGD ours"] == pytest.approx(1.0)
+    curves = hybrid_report.hybrid_curves([tiny_run], "eps", 8)
+    assert curves["SGD"]["n"] == 1 and len(curves["SGD"]["val_loss"]) == 5
+    points = hybrid_report.pareto_points([tiny_run], "eps", 8)
+    assert (points[points["method"] == hybrid_report.SGD]["epoch"] == [3, 4]).all()
+    switches = hybrid_report.switch_rows([tiny_run])
+    assert set(switches["heuristic"]) == {"eps", "delta", "spectral"}
+    assert hybrid_report.text(float("nan")) == "n/a" and hybrid_report.text(1.234) == "1.23"
+
+
+def test_thesis_nrmse_is_rmse_over_the_mean_test_quality():
+    implied = [r["sqrt(MSE) / NRMSE"] for r in hybrid_report.implied_nrmse_denominators()]
+    assert len(implied) == 8 and 5.6 < min(implied) and max(implied) < 5.8
