@@ -285,6 +285,8 @@ class HybridSpec:
             kernel with the exact full kernel on that many subset samples (:func:`_extras`).
         literal_ntk1_steps: if > 0, the first branch also times that many literal NTK1 steps
             (:func:`ntkbook.ntk_updates.ntk1_descent`) on the subset.
+        evaluate_test: record the test loss and metric after every epoch (NaN otherwise, e.g.
+            for scouting runs, which need only the validation set).
     """
 
     dataset: str
@@ -304,6 +306,7 @@ class HybridSpec:
     match_faithful_flow: bool = True
     full_kernel_samples: int = 0
     literal_ntk1_steps: int = 0
+    evaluate_test: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -335,20 +338,22 @@ def replaced_for(task: Task, switch_epoch: int, epochs: int | None = None,
 
 
 def scouting_specs(dataset: str, width: int, seeds: Sequence[int], **overrides) -> list:
-    """Pure-SGD scouting runs (no thresholds, hence no NTK phase), one per seed."""
-    return [spec_for(dataset, width, s, **overrides) for s in seeds]
+    """Pure-SGD scouting runs (no thresholds, hence no NTK phase, no test set), one per seed."""
+    return [spec_for(dataset, width, s, **{"evaluate_test": False} | overrides) for s in seeds]
 
 
 def main_specs(dataset: str, widths: Sequence[int], seeds: Sequence[int], thresholds: dict,
                *, extras_width: int | None = None, full_kernel_samples: int = 0,
                literal_ntk1_steps: int = 0, **overrides) -> list:
-    """The hybrid runs: every width x seed with ``thresholds``; the first seed at
-    ``extras_width`` also makes the optional measurements (see :class:`HybridSpec`)."""
+    """The hybrid runs: every width x seed with ``thresholds``. At ``extras_width`` every seed
+    also continues SGD for the faithful NTK3's flow time and the first seed makes the optional
+    measurements (see :class:`HybridSpec`); at other widths neither."""
     specs = []
     for width in widths:
         for i, seed in enumerate(seeds):
             extra = width == extras_width and i == 0
             specs.append(spec_for(dataset, width, seed, thresholds, **overrides,
+                                  match_faithful_flow=width == extras_width,
                                   full_kernel_samples=full_kernel_samples if extra else 0,
                                   literal_ntk1_steps=literal_ntk1_steps if extra else 0))
     return specs
@@ -417,10 +422,13 @@ def _record_epoch(ctx: _Context, params: Params, theta0: np.ndarray, history: di
     """Append the validation and test records and the monitoring kernel's distance from
     ``theta0`` and leading eigenvalues; stop with a clear error if SGD diverged."""
     spec = ctx.spec
-    for split in ("val", "test"):
+    for split in ("val", "test") if spec.evaluate_test else ("val",):
         loss, metric = ctx.evaluate(params, split)
         history[f"{split}_loss"].append(loss)
         history[f"{split}_metric"].append(metric)
+    if not spec.evaluate_test:
+        history["test_loss"].append(float("nan"))
+        history["test_metric"].append(float("nan"))
     if not np.isfinite(history["val_loss"][-1]):
         raise FloatingPointError(
             f"SGD diverged: the validation loss is NaN/Inf after epoch {epoch} "
