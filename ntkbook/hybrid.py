@@ -259,6 +259,50 @@ def sgd_steps(net: MLP, params: Params, x, y, n_steps: int, batch_size: int,
     return sgd_epoch(net, params, x, y, index, mask, learning_rate, kind)
 
 
+def ntk_subset(task: Task, seed: int, n: int | None) -> np.ndarray:
+    """Sorted training rows of a run's NTK subset: ``n`` rows drawn with the run's ``seed``
+    (None or ``n = N``: every row, in order). The same rows as :func:`run_hybrid` uses."""
+    n_sub = task.n_train if n is None else int(n)
+    if not 1 <= n_sub <= task.n_train:
+        raise ValueError(f"kernel_samples must be in 1..{task.n_train}, got {n_sub}")
+    if n_sub == task.n_train:
+        return np.arange(task.n_train)
+    return np.sort(np.random.default_rng([seed, 2]).permutation(task.n_train)[:n_sub])
+
+
+def _batch_rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng([seed, 1])
+
+
+def sgd_to_epoch(task: Task, width: int, seed: int, epoch: int, *, params: Params | None = None,
+                 from_epoch: int = 0, learning_rate: float = LEARNING_RATE,
+                 batch_size: int = BATCH_SIZE) -> Params:
+    """The parameters of :func:`run_hybrid`'s SGD phase after ``epoch`` epochs.
+
+    Same network, initialisation and batch order as the run with this ``task``, ``width`` and
+    ``seed``, so other chapters can start from the hybrid chapter's switch points. With
+    ``params`` (the parameters after ``from_epoch`` epochs) it continues from there; the batch
+    order of the skipped epochs is drawn and discarded.
+
+    Returns:
+        The parameters, float32, on the default device (not yet blocked on).
+    """
+    if not 0 <= from_epoch <= epoch:
+        raise ValueError(f"need 0 <= from_epoch <= epoch, got {from_epoch} and {epoch}")
+    if (params is None) != (from_epoch == 0):
+        raise ValueError("pass params exactly when continuing from an epoch > 0")
+    net = network(task, width)
+    if params is None:
+        params = net.init(jax.random.PRNGKey(seed), jnp.float32)
+    rng = _batch_rng(seed)
+    x, y = jnp.asarray(task.x_train), jnp.asarray(task.y_train)
+    for e in range(1, epoch + 1):
+        index, mask = epoch_batches(task.n_train, batch_size, rng)
+        if e > from_epoch:
+            params = sgd_epoch(net, params, x, y, index, mask, learning_rate, task.kind)
+    return params
+
+
 # --------------------------------------------------------------------------- one run
 
 
@@ -388,11 +432,7 @@ class _Context:
         self.x_val, self.y_val = jnp.asarray(task.x_val), jnp.asarray(task.y_val)
         self.x_test, self.y_test = jnp.asarray(task.x_test), jnp.asarray(task.y_test)
         self.x_monitor = jnp.asarray(task.x_train[: spec.monitor_samples])
-        n_sub = task.n_train if spec.kernel_samples is None else int(spec.kernel_samples)
-        if not 1 <= n_sub <= task.n_train:
-            raise ValueError(f"kernel_samples must be in 1..{task.n_train}, got {n_sub}")
-        subset = np.random.default_rng([spec.seed, 2]).permutation(task.n_train)[:n_sub]
-        self.subset = np.sort(subset) if n_sub < task.n_train else np.arange(task.n_train)
+        self.subset = ntk_subset(task, spec.seed, spec.kernel_samples)
         self.x_sub = jnp.asarray(task.x_train[self.subset])
         self.t_sub = task.ntk_targets(self.subset)
         self.steps_per_epoch = math.ceil(task.n_train / spec.batch_size)
@@ -444,7 +484,7 @@ def _record_epoch(ctx: _Context, params: Params, theta0: np.ndarray, history: di
 def _sgd_phase(ctx: _Context, params: Params) -> tuple[list[Params], dict]:
     """SGD for ``E`` epochs with every record; returns the parameters after each epoch."""
     spec = ctx.spec
-    rng = np.random.default_rng([spec.seed, 1])
+    rng = _batch_rng(spec.seed)
     theta0 = np.asarray(empirical_ntk(ctx.net, params, ctx.x_monitor), np.float64)
     history: dict[str, list] = {k: [] for k in ("val_loss", "val_metric", "test_loss",
                                                 "test_metric", "kernel_distance",

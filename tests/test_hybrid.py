@@ -228,6 +228,31 @@ def test_scan_epoch_equals_python_loop(kind):
     np.testing.assert_allclose(_flat(got), _flat(expected), rtol=1e-12, atol=1e-14)
 
 
+def test_sgd_to_epoch_retraces_the_runs_sgd_phase():
+    task = _tiny_task(hybrid.CLASSIFICATION, n=40, d=4)
+    spec = hybrid.HybridSpec(task.name, 6, 3, epochs=4, batch_size=16, monitor_samples=10)
+    ctx = hybrid._Context(spec, task)
+    phase, _ = hybrid._sgd_phase(ctx, ctx.net.init(jax.random.PRNGKey(3), jnp.float32))
+    at_two = hybrid.sgd_to_epoch(task, 6, 3, 2, batch_size=16)
+    np.testing.assert_array_equal(_flat(at_two), _flat(phase[2]))
+    at_four = hybrid.sgd_to_epoch(task, 6, 3, 4, params=at_two, from_epoch=2, batch_size=16)
+    np.testing.assert_array_equal(_flat(at_four), _flat(phase[4]))
+    assert not np.array_equal(_flat(at_four), _flat(phase[3]))
+    with pytest.raises(ValueError, match="params exactly"):
+        hybrid.sgd_to_epoch(task, 6, 3, 4, from_epoch=2)
+
+
+def test_ntk_subset_is_the_runs_subset():
+    task = _tiny_task(hybrid.REGRESSION, n=40)
+    spec = hybrid.HybridSpec(task.name, 6, 5, epochs=2, kernel_samples=12, monitor_samples=10)
+    subset = hybrid.ntk_subset(task, 5, 12)
+    np.testing.assert_array_equal(subset, hybrid._Context(spec, task).subset)
+    assert len(set(subset.tolist())) == 12 and np.all(np.diff(subset) > 0)
+    np.testing.assert_array_equal(hybrid.ntk_subset(task, 5, None), np.arange(40))
+    with pytest.raises(ValueError, match="kernel_samples"):
+        hybrid.ntk_subset(task, 5, 41)
+
+
 def test_sgd_divergence_raises_with_the_fix():
     task = _tiny_task(hybrid.REGRESSION)
     task = hybrid.make_task(task.name, task.kind, {
