@@ -25,6 +25,7 @@ import numpy as np
 
 from ntkbook.kernel import check_finite
 from ntkbook.mlp import MLP, Params
+from ntkbook.ntk_updates import output_residual
 
 DEFAULT_BLOCK_ROWS = 4096
 
@@ -64,11 +65,13 @@ def network_outputs(net: MLP, params: Params, x: jax.Array,
                             for start, stop, xb in _padded_blocks(x, rows)])
 
 
-def _residual(net: MLP, params: Params, x: jax.Array, y, block_rows: int) -> np.ndarray:
-    """``f(x) - y`` in float64, ``(n, n_out)``; NaN/Inf is an error."""
+def _residual(net: MLP, params: Params, x: jax.Array, y, block_rows: int,
+              kind: str = "squared") -> np.ndarray:
+    """``f(x) - y`` (``"squared"``) or ``softmax(f(x)) - y`` (``"softmax"``) in float64,
+    ``(n, n_out)``; NaN/Inf is an error."""
     f0 = np.asarray(network_outputs(net, params, x, block_rows), dtype=np.float64)
-    residual = f0 - np.asarray(y, np.float64).reshape(f0.shape)
-    check_finite(residual, "initial residual f(theta0) - y")
+    residual = output_residual(f0, y, kind)
+    check_finite(residual, f"initial residual ({kind}) at theta0")
     return residual
 
 
@@ -219,6 +222,7 @@ def ntk3_matrix_free(
     max_iter: int = 100,
     tol: float = 1e-4,
     block_rows: int = DEFAULT_BLOCK_ROWS,
+    residual: str = "squared",
 ) -> MatrixFreeNTK3:
     """NTK3, ``theta0 - J0^T f(Theta0) (f0 - y)``, with ``Theta0`` never formed.
 
@@ -233,23 +237,25 @@ def ntk3_matrix_free(
         n_samples: ``N`` of the rate; default ``n``.
         max_iter, tol: Lanczos limits (see :func:`lanczos_matrix_function`).
         block_rows: rows per JVP/VJP block.
+        residual: ``"squared"`` (``f - y``, the squared loss's flow) or ``"softmax"``
+            (``softmax(f) - y``, the cross-entropy's gradient frozen at ``theta0``).
     """
     dtype = params0[0][0].dtype
     x = jnp.asarray(x, dtype)
     n, n_out = x.shape[0], net.n_outputs
-    residual = _residual(net, params0, x, y, block_rows)
+    r0 = _residual(net, params0, x, y, block_rows, residual)
     rate = 2.0 * loss_scale / (n if n_samples is None else n_samples)
 
     def matvec(v: np.ndarray) -> np.ndarray:
         out = ntk_matvec(net, params0, x, jnp.asarray(v.reshape(n, n_out), dtype), block_rows)
         return np.asarray(out, dtype=np.float64)
 
-    result = lanczos_matrix_function(matvec, residual, ntk3_gain_function(rate, t),
+    result = lanczos_matrix_function(matvec, r0, ntk3_gain_function(rate, t),
                                      max_iter=max_iter, tol=tol)
     coef = jnp.asarray(result.value, dtype)
     step = jacobian_transpose_product(net, params0, x, coef, block_rows)
     params = jax.tree_util.tree_map(lambda p, s: p - s, params0, step)
-    return MatrixFreeNTK3(params, result, float(np.linalg.norm(residual)))
+    return MatrixFreeNTK3(params, result, float(np.linalg.norm(r0)))
 
 
 def ntk3_dense_mean_kernel(
@@ -261,11 +267,13 @@ def ntk3_dense_mean_kernel(
     *,
     loss_scale: float = 0.5,
     n_samples: int | None = None,
+    residual: str = "squared",
 ) -> Params:
     """NTK3 with the dense mean-over-outputs kernel ``Theta_mean (x) I`` on ``x``.
 
     The ``(n, n)`` kernel is formed by :func:`ntkbook.empirical_ntk` and eigendecomposed in
-    float64; every output column of the residual gets the same matrix function. Memory ``n^2``.
+    float64; every output column of the residual (``residual`` as in :func:`ntk3_matrix_free`)
+    gets the same matrix function. Memory ``n^2``.
     """
     from ntkbook.kernel import empirical_ntk
 
@@ -275,10 +283,10 @@ def ntk3_dense_mean_kernel(
     theta = np.asarray(empirical_ntk(net, params0, x), dtype=np.float64)
     check_finite(theta, "mean-over-outputs NTK")
     lam, vecs = np.linalg.eigh(0.5 * (theta + theta.T))
-    residual = _residual(net, params0, x, y, DEFAULT_BLOCK_ROWS)
+    r0 = _residual(net, params0, x, y, DEFAULT_BLOCK_ROWS, residual)
     rate = 2.0 * loss_scale / (n if n_samples is None else n_samples)
     gains = ntk3_gain_function(rate, t)(np.clip(lam, 0.0, None))
-    coef = vecs @ (gains[:, None] * (vecs.T @ residual))
+    coef = vecs @ (gains[:, None] * (vecs.T @ r0))
     step = jacobian_transpose_product(net, params0, x, jnp.asarray(coef, dtype))
     return jax.tree_util.tree_map(lambda p, s: p - s, params0, step)
 

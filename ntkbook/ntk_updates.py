@@ -233,6 +233,22 @@ def residual_factors(lam: np.ndarray, gains: np.ndarray) -> np.ndarray:
 RESIDUALS = ("squared", "softmax")
 
 
+def output_residual(outputs: np.ndarray, targets: np.ndarray, kind: str = "squared") -> np.ndarray:
+    """The output-space residual an NTK update drives to zero, ``(n, n_out)`` float64.
+
+    ``"squared"``: ``f - Y``; ``"softmax"``: ``softmax(f) - Y`` (see :meth:`SubsetKernel.residual`).
+    """
+    outputs = np.asarray(outputs, np.float64)
+    targets = np.asarray(targets, np.float64).reshape(outputs.shape)
+    if kind == "squared":
+        return outputs - targets
+    if kind == "softmax":
+        z = outputs - outputs.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True) - targets
+    raise ValueError(f"unknown residual {kind!r}; choose one of {RESIDUALS}")
+
+
 @dataclass(frozen=True)
 class SubsetKernel:
     """The kernel on the NTK subset at ``theta_s``, eigendecomposed, and the outputs there.
@@ -263,13 +279,7 @@ class SubsetKernel:
         * ``"softmax"``: ``softmax(f) - Y``, the gradient of the cross-entropy with respect to
           the logits, frozen at ``theta_s`` (what the thesis' published code uses).
         """
-        if kind == "squared":
-            return self.outputs - self.targets
-        if kind == "softmax":
-            z = self.outputs - self.outputs.max(axis=1, keepdims=True)
-            p = np.exp(z)
-            return p / p.sum(axis=1, keepdims=True) - self.targets
-        raise ValueError(f"unknown residual {kind!r}; choose one of {RESIDUALS}")
+        return output_residual(self.outputs, self.targets, kind)
 
     def coefficients(self, gains: np.ndarray, residual: str = "squared") -> np.ndarray:
         """``V diag(G) V^T r`` with gains 0 at or below the cutoff; shape ``(n, n_out)``."""

@@ -83,14 +83,21 @@ def implementation(name: str) -> Callable:
     raise ValueError(f"unknown implementation {name!r}; choose one of {IMPLEMENTATIONS}")
 
 
-def time_call(fn: Callable[[], jax.Array], repeats: int = 5) -> dict:
+def time_call(fn: Callable[[], jax.Array], repeats: int = 5,
+              budget: float | None = None) -> dict:
     """Seconds of ``fn()``: ``first`` (compile + run), ``median`` of ``repeats`` after it, and
-    ``compile`` = first - median."""
+    ``compile`` = first - median.
+
+    With ``budget`` (seconds), the repeats stop once they have taken that long — at least one
+    always runs — so slow points (seconds per call) cost one or two runs, fast ones ``repeats``.
+    """
     tic = time.perf_counter()
     jax.block_until_ready(fn())
     first = time.perf_counter() - tic
-    runs = []
+    runs: list[float] = []
     for _ in range(repeats):
+        if runs and budget is not None and sum(runs) >= budget:
+            break
         tic = time.perf_counter()
         jax.block_until_ready(fn())
         runs.append(time.perf_counter() - tic)
@@ -128,7 +135,8 @@ def measurement_point(spec: dict) -> dict:
     params = net.init(jax.random.PRNGKey(spec.get("seed", 0)), jnp.dtype(spec["dtype"]))
     x = jax.random.uniform(jax.random.PRNGKey(1), (spec["n"], net.sizes[0]), spec["dtype"])
     fn = implementation(spec["implementation"])
-    timing = time_call(lambda: fn(net, params, x, x), spec.get("repeats", 3))
+    timing = time_call(lambda: fn(net, params, x, x), spec.get("repeats", 3),
+                       spec.get("budget_s"))
     return {**spec, **timing, "device": str(jax.devices()[0].device_kind)}
 
 

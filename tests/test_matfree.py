@@ -75,6 +75,29 @@ def test_matrix_free_ntk3_equals_dense_ntk3(t):
         np.testing.assert_allclose(b1, b2, rtol=1e-7, atol=1e-9)
 
 
+def test_softmax_residual_is_the_squared_flow_with_shifted_targets():
+    net, params, x = _setup()
+    labels = np.random.default_rng(4).integers(0, 3, 13)
+    onehot = np.eye(3)[labels]
+    f0 = np.asarray(net.apply(params, x))
+    p0 = np.exp(f0 - f0.max(axis=1, keepdims=True))
+    p0 /= p0.sum(axis=1, keepdims=True)
+    shifted = f0 - (p0 - onehot)  # f0 - shifted = softmax(f0) - y
+    dense = ntk3_update(net, params, x, shifted, 5.0, loss_scale=0.5,
+                        theta=flat_ntk(net, params, x), rcond=1e-14)
+    free = ntk3_matrix_free(net, params, x, onehot, 5.0, max_iter=39, tol=1e-12, block_rows=5,
+                            residual="softmax")
+    assert free.lanczos.converged
+    for (w1, b1), (w2, b2) in zip(free.params, dense, strict=True):
+        np.testing.assert_allclose(w1, w2, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(b1, b2, rtol=1e-7, atol=1e-9)
+    mean_sq = ntk3_dense_mean_kernel(net, params, x, onehot, 5.0)
+    mean_sm = ntk3_dense_mean_kernel(net, params, x, onehot, 5.0, residual="softmax")
+    assert not np.allclose(mean_sq[0][0], mean_sm[0][0])
+    with pytest.raises(ValueError, match="unknown residual"):
+        ntk3_dense_mean_kernel(net, params, x, onehot, 5.0, residual="hinge")
+
+
 def test_dense_mean_kernel_ntk3_equals_full_kernel_for_one_output():
     net, params, x = _setup(n_out=1)
     y = np.random.default_rng(3).normal(size=(13, 1))

@@ -34,6 +34,18 @@ def test_time_call_and_flops():
     assert flops is None or flops == pytest.approx(2 * 64**3, rel=0.1)
 
 
+def test_time_call_budget_bounds_the_repeats():
+    import time
+
+    def slow():
+        time.sleep(0.02)
+        return jax.numpy.zeros(1)
+
+    assert len(time_call(slow, repeats=5, budget=0.001)["runs"]) == 1
+    assert len(time_call(slow, repeats=4, budget=100.0)["runs"]) == 4
+    assert len(time_call(slow, repeats=3)["runs"]) == 3
+
+
 def test_measure_in_subprocess_reports_memory():
     out = measure({"sizes": [8, 16, 1], "n": 16, "dtype": "float64",
                    "implementation": "structured", "repeats": 1})

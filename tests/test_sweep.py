@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 
 from ntkbook import ACTIVATIONS, MLP, eigvalsh, empirical_ntk
+from ntkbook.spectrum import eig_tolerance
 from ntkbook.sweep import (
     Family,
     InProcessExecutor,
     family_kernels,
     lambda_min_grid,
     nested_params,
+    width_buckets,
 )
 
 
@@ -38,9 +40,11 @@ def test_grid_rows_and_values(tmp_path):
     row = next(r for r in rows if (r["activation"], r["width"], r["depth"], r["seed"])
                == ("sigmoid", 6, 4, 2))
     net = MLP((5, 6, 6, 6, 1), "sigmoid", "ntk")  # the widest of its family: its own draw
-    eigs = eigvalsh(empirical_ntk(net, net.init_numpy(2), x))
+    theta = empirical_ntk(net, net.init_numpy(2), x)
+    eigs = eigvalsh(theta)
     assert row["lambda_min"] == pytest.approx(eigs[0], rel=1e-9)
     assert row["lambda_max"] == pytest.approx(eigs[-1], rel=1e-12)
+    assert row["resolution"] == pytest.approx(eig_tolerance(theta), rel=1e-9)
     assert 0 < row["resolution"] < 1e-10 * row["lambda_max"]
 
 
@@ -79,3 +83,10 @@ def test_dask_cluster_gives_identical_results():
                                      progress=False)
     strip = [{k: v for k, v in r.items() if k != "seconds"} for r in local]
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in remote] == strip
+
+
+def test_width_buckets_halve_the_widest():
+    assert width_buckets([50, 100, 500, 550, 1000]) == {50: 500, 100: 500, 500: 500, 550: 1000,
+                                                        1000: 1000}
+    assert width_buckets([3]) == {3: 3}
+    assert width_buckets([1, 2, 3]) == {1: 2, 2: 2, 3: 3}
