@@ -13,6 +13,7 @@ are cached by a content hash of its inputs and the code.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future, as_completed
@@ -63,9 +64,9 @@ def nested_params(wide_params, sizes: Sequence[int]):
             for (w, b), fan_in, fan_out in zip(wide_params, sizes[:-1], sizes[1:], strict=True)]
 
 
-def _mlp(n0: int, width: int, family: Family) -> MLP:
+def _mlp(n0: int, width: int, family: Family, parametrization: str | None = None) -> MLP:
     return MLP((n0,) + (width,) * (family.depth - 1) + (1,), family.activation,
-               family.parametrization)
+               parametrization or family.parametrization)
 
 
 def width_buckets(widths: Sequence[int]) -> dict[int, int]:
@@ -94,7 +95,10 @@ def family_kernels(x: np.ndarray, family: Family):
     xj = jnp.asarray(x, family.dtype)
     for seed in family.seeds:
         params = wide.init_numpy(seed, family.dtype)
-        padded = {b: (_mlp(n0, b, family), nested_params(params, _mlp(n0, b, family).sizes))
+        # The masked kernel takes every layer factor from ``scales``, so the bucket network's
+        # parametrization is irrelevant: one canonical one lets families of different
+        # parametrizations share compiled programs.
+        padded = {b: (_mlp(n0, b, family, "ntk"), nested_params(params, _mlp(n0, b, family).sizes))
                   for b in sorted(set(buckets.values()))}
         for width in family.widths:
             bucket_net, bucket_params = padded[buckets[width]]
@@ -136,6 +140,11 @@ def run_family(x: np.ndarray, family: Family) -> list[dict]:
 _CODE = (activations, kernel, mlp, spectrum)
 
 
+def code_modules() -> tuple:
+    """The modules whose source is part of a family's cache key: this one and what it uses."""
+    return _CODE + (sys.modules[__name__],)
+
+
 def lambda_min_grid(
     x: np.ndarray,
     activations_: Sequence[str],
@@ -175,7 +184,7 @@ def lambda_min_grid(
                parametrization, dtype)
         for a in activations_ for d in depths
     ]
-    keys = {f: cache.content_hash(x, repr(f), code=_CODE + (__import__(__name__),))
+    keys = {f: cache.content_hash(x, repr(f), code=code_modules())
             for f in families}
     results: dict[Family, list[dict]] = {}
     pending: dict[Future, Family] = {}

@@ -90,3 +90,11 @@ def test_width_buckets_halve_the_widest():
                                                         1000: 1000}
     assert width_buckets([3]) == {3: 3}
     assert width_buckets([1, 2, 3]) == {1: 2, 2: 2, 3: 3}
+
+
+def test_cache_key_covers_the_sweep_module_itself():
+    import ntkbook.sweep as sweep_module
+
+    files = {m.__file__ for m in sweep_module.code_modules()}
+    assert sweep_module.__file__ in files
+    assert all(not f.endswith("__init__.py") for f in files)
