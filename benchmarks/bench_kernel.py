@@ -43,8 +43,9 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ntkbook import MLP, empirical_ntk
-from ntkbook.records import atomic_write_json, versions
-from ntkbook.reference import jacobian_ntk
+from ntkbook.core.reference import jacobian_ntk
+from ntkbook.pipeline.glue import versions
+from ntkbook.store.files import atomic_write_json
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

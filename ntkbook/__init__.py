@@ -1,9 +1,9 @@
 """ntkbook: the empirical Neural Tangent Kernel of MLPs, exact and fast, for an executable book."""
 
-from ntkbook.activations import ACTIVATIONS, get_activation
-from ntkbook.kernel import check_finite, empirical_ntk
-from ntkbook.mlp import MLP, Params
-from ntkbook.spectrum import eig_tolerance, eigvalsh, smallest_eigenvalue
+from ntkbook.core.activations import ACTIVATIONS, get_activation
+from ntkbook.core.kernel import check_finite, empirical_ntk
+from ntkbook.core.mlp import MLP, Params
+from ntkbook.core.spectrum import eig_tolerance, eigvalsh, smallest_eigenvalue
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 import sys
 
-from ntkbook.cli import main
+from ntkbook.pipeline.cli import main
 
 sys.exit(main())

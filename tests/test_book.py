@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from ntkbook.browser import check_page, find_chromium
-from ntkbook.build import build_book
-from ntkbook.profiles import CHAPTERS
-from ntkbook.runner import record_path, repo_root
+from ntkbook.pipeline.browser import check_page, find_chromium
+from ntkbook.pipeline.build import build_book
+from ntkbook.pipeline.profiles import CHAPTERS
+from ntkbook.pipeline.runner import record_path, repo_root
 
 pytestmark = pytest.mark.slow
 

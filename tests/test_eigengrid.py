@@ -7,8 +7,14 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from ntkbook.eigengrid import best_cells, grid_frame, plot_grid, precision_comparison, seed_summary
-from ntkbook.sweep import convergence_to_limit, lambda_min_grid
+from ntkbook.experiments.grids import convergence_to_limit, lambda_min_grid
+from ntkbook.report.grids import (
+    best_cells,
+    grid_frame,
+    plot_grid,
+    precision_comparison,
+    seed_summary,
+)
 
 
 def _rows(dtype="float64", lam=None):

@@ -7,8 +7,9 @@ import pytest
 import scipy.linalg
 from jax.flatten_util import ravel_pytree
 
-from ntkbook import MLP, empirical_ntk, flow
-from ntkbook.reference import jacobian
+from ntkbook import MLP, empirical_ntk
+from ntkbook.core.reference import jacobian
+from ntkbook.dynamics import flow
 
 jax.config.update("jax_enable_x64", True)
 

@@ -10,9 +10,14 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from ntkbook import MLP, flow, heuristics, hybrid, hybrid_report, ntk_updates
-from ntkbook.ntk_updates import ReplacedSGD
-from ntkbook.reference import jacobian
+from ntkbook import MLP
+from ntkbook.core.reference import jacobian
+from ntkbook.dynamics import flow
+from ntkbook.dynamics import updates as ntk_updates
+from ntkbook.dynamics.updates import ReplacedSGD
+from ntkbook.experiments.hybrid import heuristics
+from ntkbook.experiments.hybrid import run as hybrid
+from ntkbook.report import hybrid_tables as hybrid_report
 
 # ----------------------------------------------------------------------------- fixtures
 

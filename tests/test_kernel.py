@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from ntkbook import ACTIVATIONS, MLP, check_finite, empirical_ntk
-from ntkbook.kernel import _kernel_one_block
-from ntkbook.reference import jacobian_ntk
+from ntkbook.core.kernel import _kernel_one_block
+from ntkbook.core.reference import jacobian_ntk
 
 N_IN = 6
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ntkbook import ACTIVATIONS, MLP, empirical_ntk, smallest_eigenvalue
-from ntkbook.limit import (
+from ntkbook.core.limit import (
     gaussian_expectations,
     infinite_width_kernels,
     infinite_width_nngp,
@@ -24,7 +24,7 @@ def _pairs(k=6):
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_expectations_match_sampling(activation):
-    from ntkbook.activations import get_activation
+    from ntkbook.core.activations import get_activation
 
     phi = get_activation(activation)
     q1, q2, c = _pairs(3)

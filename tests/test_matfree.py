@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from ntkbook import MLP, empirical_ntk
-from ntkbook.flow import flat_ntk, ntk3_update
-from ntkbook.matfree import (
+from ntkbook.core.reference import jacobian
+from ntkbook.dynamics.flow import flat_ntk, ntk3_update
+from ntkbook.dynamics.matfree import (
     accuracy,
     jacobian_product,
     jacobian_transpose_product,
@@ -17,7 +18,6 @@ from ntkbook.matfree import (
     ntk3_matrix_free,
     ntk_matvec,
 )
-from ntkbook.reference import jacobian
 
 
 def _setup(n_out=3, n=13):

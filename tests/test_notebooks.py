@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ntkbook.profiles import CHAPTER_PARAMETERS, CHAPTERS, PROFILE_NAMES
+from ntkbook.pipeline.profiles import CHAPTER_PARAMETERS, CHAPTERS, PROFILE_NAMES
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ntkbook import MLP, empirical_ntk
-from ntkbook.perf import IMPLEMENTATIONS, implementation, measure, time_call, xla_flops
+from ntkbook.experiments.perf import IMPLEMENTATIONS, implementation, measure, time_call, xla_flops
 
 
 @pytest.mark.parametrize("name", IMPLEMENTATIONS)

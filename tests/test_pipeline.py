@@ -7,8 +7,8 @@ import sys
 import nbformat
 import pytest
 
-from ntkbook import profiles, runner
-from ntkbook.records import glued_values
+from ntkbook.pipeline import profiles, runner
+from ntkbook.pipeline.glue import glued_values
 
 PROBE = "99_probe"
 
@@ -21,7 +21,7 @@ def _probe_notebook():
         nbformat.v4.new_markdown_cell("# Probe"),
         params,
         nbformat.v4.new_code_cell(
-            "from ntkbook.records import glue\nglue('probe_value', 21 * scale)\n"
+            "from ntkbook.store.files import glue\nglue('probe_value', 21 * scale)\n"
             "glue('probe_list', [1.5, scale])"
         ),
         nbformat.v4.new_code_cell(
@@ -110,7 +110,7 @@ def test_cli_rejects_unknown_parameter_and_chapter(tmp_path):
 def test_records_are_plain_json(tmp_path):
     import numpy as np
 
-    from ntkbook.records import atomic_write_json, to_builtin
+    from ntkbook.store.files import atomic_write_json, to_builtin
 
     value = {"a": np.float32(1.5), "b": np.arange(3), "c": [np.nan, np.inf, 2.0], "d": (1, 2)}
     assert to_builtin(value) == {"a": 1.5, "b": [0, 1, 2], "c": [None, None, 2.0], "d": [1, 2]}

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 
 from ntkbook import ACTIVATIONS, MLP, eigvalsh, empirical_ntk
-from ntkbook.spectrum import eig_tolerance
-from ntkbook.sweep import (
+from ntkbook.core.spectrum import eig_tolerance
+from ntkbook.experiments.grids import (
     Family,
-    InProcessExecutor,
     family_kernels,
     lambda_min_grid,
     nested_params,
     width_buckets,
 )
+from ntkbook.store.executor import InProcessExecutor
 
 
 def _x(n=7, d=5, seed=0):
@@ -57,7 +57,7 @@ def test_cache_hit_and_miss(tmp_path, monkeypatch):
     def boom(*_a, **_k):
         raise AssertionError("recomputed although cached")
 
-    monkeypatch.setattr("ntkbook.sweep.run_family", boom)
+    monkeypatch.setattr("ntkbook.experiments.grids.run_family", boom)
     assert lambda_min_grid(*args, cache_dir=tmp_path, progress=False) == first
     with pytest.raises(AssertionError, match="recomputed"):  # other inputs: a miss
         lambda_min_grid(x + 1, ["tanh"], [4], [2], cache_dir=tmp_path, progress=False)
@@ -93,7 +93,7 @@ def test_width_buckets_halve_the_widest():
 
 
 def test_cache_key_covers_the_sweep_module_itself():
-    import ntkbook.sweep as sweep_module
+    import ntkbook.experiments.grids as sweep_module
 
     files = {m.__file__ for m in sweep_module.code_modules()}
     assert sweep_module.__file__ in files

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntkbook import MLP, train
+from ntkbook import MLP
+from ntkbook.dynamics import train
 
 jax.config.update("jax_enable_x64", True)
 

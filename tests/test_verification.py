@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ntkbook import MLP, eigvalsh, empirical_ntk
-from ntkbook.verification import verification_run
+from ntkbook.experiments.verification import verification_run
 
 
 def test_run_records_loss_and_kernel_history():

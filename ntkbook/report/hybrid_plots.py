@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from ntkbook.hybrid_report import SGD, SGD_FLOW
+from ntkbook.report.hybrid_tables import SGD, SGD_FLOW
 
 #: Colour per method and line style per variant, in every figure of the chapter.
 METHOD_COLORS = {SGD: "k", "NTK1": "C0", "NTK2": "C1", "NTK3": "C2", SGD_FLOW: "C4"}

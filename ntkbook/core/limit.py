@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ntkbook.activations import LEAKY_RELU_SLOPE
+from ntkbook.core.activations import LEAKY_RELU_SLOPE
 
 CLOSED_FORMS = ("relu", "leaky_relu", "erf")
 SEMI_ANALYTIC = ("elu",)  # inner expectation closed, outer 1-D quadrature

@@ -18,14 +18,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbook.kernel import empirical_ntk
-from ntkbook.mlp import MLP, Params
+from ntkbook.core.kernel import empirical_ntk
+from ntkbook.core.mlp import MLP, Params
 
 __all__ = [
     "DriftRun",
     "TrainResult",
     "drift_sweep",
-    "fit_power_law",
     "kernel_drift",
     "mse_loss",
     "ntk_drift",
@@ -280,14 +279,6 @@ def ntk_drift(net: MLP, params0: Params, params_list: Sequence[Params], x: jax.A
     """
     theta0 = empirical_ntk(net, params0, x)
     return np.array([kernel_drift(theta0, empirical_ntk(net, p, x)) for p in params_list])
-
-
-def fit_power_law(x, y) -> tuple[float, float]:
-    """Least-squares fit of ``y = a x^b`` on log-log axes; returns ``(b, a)``."""
-    lx = np.log(np.asarray(x, dtype=np.float64))
-    ly = np.log(np.asarray(y, dtype=np.float64))
-    slope, intercept = np.polyfit(lx, ly, 1)
-    return float(slope), float(np.exp(intercept))
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ from typing import Any
 
 import nbformat
 
-from ntkbook.profiles import CHAPTERS, chapter_parameters
-from ntkbook.records import atomic_write_json, glued_values, versions
+from ntkbook.pipeline.glue import glued_values, versions
+from ntkbook.pipeline.profiles import CHAPTERS, chapter_parameters
+from ntkbook.store.files import atomic_write_json
 
 INJECTED_TAG = "injected-parameters"
 

@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ntkbook.profiles import CHAPTERS
-from ntkbook.records import atomic_write_text
-from ntkbook.runner import ChapterError, record_path, repo_root, run_chapter
+from ntkbook.pipeline.profiles import CHAPTERS
+from ntkbook.pipeline.runner import ChapterError, record_path, repo_root, run_chapter
+from ntkbook.store.files import atomic_write_text
 
 MATHJAX_ENTRY = Path("book/_static/mathjax/tex-chtml.js")
 REPORT_PAGE = "run_report"

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbook.activations import Activation, get_activation
+from ntkbook.core.activations import Activation, get_activation
 
 Params = list[tuple[jax.Array, jax.Array]]
 

@@ -7,7 +7,7 @@ import ast
 import sys
 from collections.abc import Sequence
 
-from ntkbook.profiles import CHAPTERS, PROFILE_NAMES
+from ntkbook.pipeline.profiles import CHAPTERS, PROFILE_NAMES
 
 
 def _literal(text: str):
@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> int:
-    from ntkbook.runner import chapter_name, repo_root, resolve_parameters, run_chapter
+    from ntkbook.pipeline.runner import chapter_name, repo_root, resolve_parameters, run_chapter
 
     root = repo_root()
     overrides = {name: _literal(value) for name, value in args.parameter}
@@ -52,7 +52,7 @@ def _run(args) -> int:
 
 
 def _build(args) -> int:
-    from ntkbook.build import build_book
+    from ntkbook.pipeline.build import build_book
 
     html = build_book(args.profile, force=args.force)
     print(f"\nThe book is at {html / 'index.html'}")
@@ -60,7 +60,7 @@ def _build(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ntkbook.runner import ChapterError
+    from ntkbook.pipeline.runner import ChapterError
 
     args = _parser().parse_args(argv)
     try:

@@ -67,9 +67,9 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from ntkbook import flow
-from ntkbook.kernel import check_finite, empirical_ntk
-from ntkbook.mlp import MLP, Params
+from ntkbook.core.kernel import check_finite, empirical_ntk
+from ntkbook.core.mlp import MLP, Params
+from ntkbook.dynamics import flow
 
 METHODS = ("NTK1", "NTK2", "NTK3")
 VARIANTS = ("faithful", "consistent")

@@ -29,9 +29,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ntkbook.kernel import empirical_ntk
-from ntkbook.mlp import MLP, Params
-from ntkbook.reference import jacobian_ntk
+from ntkbook.core.kernel import empirical_ntk
+from ntkbook.core.mlp import MLP, Params
+from ntkbook.core.reference import jacobian_ntk
 
 IMPLEMENTATIONS = ("jacfwd_vmap", "explicit_jacobian", "ntk_vector_products", "structured")
 
@@ -148,7 +148,7 @@ def measure(spec: dict, timeout: float = 600.0) -> dict:
     """
     code = (
         "import json, resource, sys\n"
-        "from ntkbook.perf import measurement_point\n"
+        "from ntkbook.experiments.perf import measurement_point\n"
         "out = measurement_point(json.loads(sys.argv[1]))\n"
         "out['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
         "print(json.dumps(out))\n"

@@ -13,7 +13,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ntkbook.heuristics import HEURISTICS, nanmean_curves, scouting_thresholds, switch_epoch
+from ntkbook.experiments.hybrid.heuristics import (
+    HEURISTICS,
+    nanmean_curves,
+    scouting_thresholds,
+    switch_epoch,
+)
 
 #: Sarvanau's Table 1 (wide network, width 1000): (test loss, test accuracy or NRMSE in %).
 THESIS_TABLE1 = {
@@ -171,7 +176,7 @@ def switch_rows(results: Sequence[dict]) -> pd.DataFrame:
                          "heuristic": heuristic, "threshold": threshold,
                          "switch_epoch": spec["epochs"] if s is None else s,
                          "no_switch": s is None or s >= spec["epochs"]})
-    from ntkbook.heuristics import THESIS_SWITCH_EPOCHS
+    from ntkbook.experiments.hybrid.heuristics import THESIS_SWITCH_EPOCHS
 
     frame = pd.DataFrame(rows)
     out = frame.groupby(["dataset", "width", "heuristic"], as_index=False).agg(
@@ -371,7 +376,7 @@ def diverged_rows(per_run: pd.DataFrame) -> pd.DataFrame:
 def threshold_rows(scouting: dict[str, dict]) -> pd.DataFrame:
     """Per data set and heuristic: our elbow, threshold and suggested switch epoch (on the
     seed-mean metric) beside the thesis' threshold and mean switch epoch."""
-    from ntkbook.heuristics import THESIS_SWITCH_EPOCHS, THESIS_THRESHOLDS
+    from ntkbook.experiments.hybrid.heuristics import THESIS_SWITCH_EPOCHS, THESIS_THRESHOLDS
 
     rows = []
     for dataset, summary in scouting.items():
@@ -578,9 +583,9 @@ def time_scale_summary(task, epochs: int, kernel_samples: int | None) -> tuple[l
     for a switch at the thesis' mean epsilon switch epoch, and the numbers the prose quotes: the
     switch, the faithful/consistent ratio of NTK3's exponent, the faithful NTK3's flow time in
     SGD epochs, and the epochs replaced."""
-    from ntkbook.heuristics import THESIS_SWITCH_EPOCHS
-    from ntkbook.hybrid import replaced_for
-    from ntkbook.ntk_updates import time_scale_rows
+    from ntkbook.dynamics.updates import time_scale_rows
+    from ntkbook.experiments.hybrid.heuristics import THESIS_SWITCH_EPOCHS
+    from ntkbook.experiments.hybrid.run import replaced_for
 
     switch = min(round(THESIS_SWITCH_EPOCHS[task.name]["eps"]), epochs - 1)
     replaced = replaced_for(task, switch, epochs, kernel_samples)

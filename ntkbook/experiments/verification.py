@@ -15,10 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbook.kernel import empirical_ntk
-from ntkbook.mlp import MLP
-from ntkbook.spectrum import eigvalsh
-from ntkbook.train import kernel_drift, train_sgd
+from ntkbook.core.kernel import empirical_ntk
+from ntkbook.core.mlp import MLP
+from ntkbook.core.spectrum import eigvalsh
+from ntkbook.dynamics.train import kernel_drift, train_sgd
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ standard NTK parametrisation (``"ntk"``) gives a kernel about ``width`` times sm
 
 from __future__ import annotations
 
-from ntkbook.mlp import MLP
+from ntkbook.core.mlp import MLP
 
 ACTIVATIONS = ("relu", "elu", "leaky_relu", "sigmoid")
 ACTIVATION_LABELS = {"relu": "ReLU", "elu": "ELU", "leaky_relu": "LeakyReLU(0.01)",

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ntkbook.mlp import MLP, Params
+from ntkbook.core.mlp import MLP, Params
 
 
 def jacobian(net: MLP, params: Params, x: jax.Array) -> jax.Array:

@@ -24,20 +24,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbook import activations, cache, kernel, mlp, spectrum
-from ntkbook.mlp import MLP
-
-
-class InProcessExecutor(Executor):
-    """Runs each task at ``submit``, in this process: the default, and the reference."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
-            future.set_exception(exc)
-        return future
+from ntkbook.core import activations, kernel, mlp, spectrum
+from ntkbook.core.mlp import MLP
+from ntkbook.store import cache
+from ntkbook.store.executor import InProcessExecutor
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ntkbook.records import atomic_write_json
+from ntkbook.store.files import atomic_write_json
 
 
 def default_cache_dir() -> Path:

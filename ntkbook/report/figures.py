@@ -14,7 +14,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm, SymLogNorm
 
-from ntkbook.train import fit_power_law
+from ntkbook.stats import fit_power_law
 
 FIGSIZE = (6.4, 4.0)
 #: Colour-blind safe qualitative palette used for every line plot.

@@ -23,9 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbook.kernel import check_finite
-from ntkbook.mlp import MLP, Params
-from ntkbook.ntk_updates import output_residual
+from ntkbook.core.kernel import check_finite
+from ntkbook.core.mlp import MLP, Params
+from ntkbook.dynamics.updates import output_residual
 
 DEFAULT_BLOCK_ROWS = 4096
 
@@ -275,7 +275,7 @@ def ntk3_dense_mean_kernel(
     float64; every output column of the residual (``residual`` as in :func:`ntk3_matrix_free`)
     gets the same matrix function. Memory ``n^2``.
     """
-    from ntkbook.kernel import empirical_ntk
+    from ntkbook.core.kernel import empirical_ntk
 
     dtype = params0[0][0].dtype
     x = jnp.asarray(x, dtype)

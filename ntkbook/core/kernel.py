@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbook.mlp import MLP, Params
+from ntkbook.core.mlp import MLP, Params
 
 DEFAULT_BLOCK_ROWS = 512
 

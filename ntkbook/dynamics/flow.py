@@ -37,8 +37,8 @@ import numpy as np
 import scipy.integrate
 from jax.flatten_util import ravel_pytree
 
-from ntkbook.kernel import check_finite, empirical_ntk
-from ntkbook.mlp import MLP, Params
+from ntkbook.core.kernel import check_finite, empirical_ntk
+from ntkbook.core.mlp import MLP, Params
 
 #: ``c`` in ``L = (c/N) ||f - y||^2`` for Berg (2024): the plain MSE, rate ``2/N``.
 BERG_LOSS_SCALE = 1.0
