@@ -92,9 +92,13 @@ def test_width_buckets_halve_the_widest():
     assert width_buckets([1, 2, 3]) == {1: 2, 2: 2, 3: 3}
 
 
-def test_cache_key_covers_the_sweep_module_itself():
+def test_cache_key_covers_every_module_the_sweep_imports():
     import ntkbook.experiments.grids as sweep_module
+    from ntkbook.store.hashing import module_closure
 
-    files = {m.__file__ for m in sweep_module.code_modules()}
+    files = {str(p) for p in module_closure([sweep_module.__name__])}
     assert sweep_module.__file__ in files
-    assert all(not f.endswith("__init__.py") for f in files)
+    for module in ("core/activations.py", "core/kernel.py", "core/mlp.py", "core/spectrum.py",
+                   "store/cache.py"):
+        assert any(f.endswith(module) for f in files), module
+    assert not any("/report/" in f or "/pipeline/" in f for f in files)

@@ -4,16 +4,15 @@ A sweep is split into *families* — one (activation, depth) each — and every 
 task on a ``concurrent.futures.Executor``: in-process by default, or e.g. a Dask distributed
 client's ``client.get_executor()`` when one machine is not enough. Inside a family, every width
 is the same compiled program: the kernel is computed on the widest network with the extra units
-masked off (:func:`ntkbook.kernel.masked_ntk`). Widths up to half the widest use a network of half
-the width (:func:`width_buckets`), so a 720-cell grid compiles 72 small programs, not 720, and
-does about 60 % of the work of computing every cell at the widest width; each seed's
-parameters are drawn once per family (:func:`nested_params`). Each family's rows
-are cached by a content hash of its inputs and the code.
+masked off (:func:`ntkbook.core.kernel.masked_ntk`). Widths up to half the widest use a
+network of half the width (:func:`width_buckets`), so a 720-cell grid compiles 72 small
+programs, not 720, and does about 60 % of the work of computing every cell at the widest width;
+each seed's parameters are drawn once per family (:func:`nested_params`). Each family's rows are
+cached by a content hash of its inputs and of the code (:func:`cache_key`).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future, as_completed
@@ -24,10 +23,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbook.core import activations, kernel, mlp, spectrum
+from ntkbook.core import kernel, spectrum
 from ntkbook.core.mlp import MLP
 from ntkbook.store import cache
 from ntkbook.store.executor import InProcessExecutor
+from ntkbook.store.hashing import content_hash
 
 
 @dataclass(frozen=True)
@@ -127,12 +127,10 @@ def run_family(x: np.ndarray, family: Family) -> list[dict]:
     return [row | {"seconds": share} for row in rows]
 
 
-_CODE = (activations, kernel, mlp, spectrum)
-
-
-def code_modules() -> tuple:
-    """The modules whose source is part of a family's cache key: this one and what it uses."""
-    return _CODE + (sys.modules[__name__],)
+def cache_key(x: np.ndarray, family: Family) -> str:
+    """A family's cache key: its inputs, its settings, and the source of this module and of every
+    ntkbook module it imports (computed, so editing an activation invalidates the grid)."""
+    return content_hash(x, repr(family), code=(__name__,))
 
 
 def lambda_min_grid(
@@ -174,7 +172,7 @@ def lambda_min_grid(
                parametrization, dtype)
         for a in activations_ for d in depths
     ]
-    keys = {f: cache.content_hash(x, repr(f), code=code_modules())
+    keys = {f: cache_key(x, f)
             for f in families}
     results: dict[Family, list[dict]] = {}
     pending: dict[Future, Family] = {}
