@@ -40,10 +40,10 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from ntkbook import MLP, empirical_ntk
 from ntkbook.core.reference import jacobian_ntk
+from ntkbook.experiments import perf
 from ntkbook.pipeline.glue import versions
 from ntkbook.store.files import atomic_write_json
 
@@ -78,46 +78,6 @@ def targets(quick: bool) -> list[Target]:
     ]
 
 
-class CompileCounter:
-    """Counts XLA backend compilations (JAX's ``backend_compile_duration`` monitoring event)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.seconds = 0.0
-        jax.monitoring.register_event_duration_secs_listener(self._listen)
-
-    def _listen(self, event: str, duration: float, **kwargs) -> None:
-        if event.endswith("backend_compile_duration"):
-            self.count += 1
-            self.seconds += duration
-
-
-COMPILES: CompileCounter | None = None
-
-
-def first_call(fn, args) -> tuple[np.ndarray, float, int]:
-    """The result, seconds and XLA compilations of a first call."""
-    before = COMPILES.count
-    start = time.perf_counter()
-    out = jax.block_until_ready(fn(*args))
-    return np.asarray(out), time.perf_counter() - start, COMPILES.count - before
-
-
-def time_calls(fn, args, k: int) -> list[float]:
-    times = []
-    for _ in range(k):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def new_values_call(fn, args) -> dict:
-    before = COMPILES.count
-    seconds = time_calls(fn, args, 1)[0]
-    return {"new_values_s": seconds, "recompiles_new_values": COMPILES.count - before}
-
-
 def summary(first: float, compiles_first: int, times: list[float]) -> dict:
     median = statistics.median(times)
     return {"median_s": median, "min_s": min(times), "times_s": times, "first_call_s": first,
@@ -127,9 +87,17 @@ def summary(first: float, compiles_first: int, times: list[float]) -> dict:
 
 def timed(fn, args, repeats: int) -> tuple[dict, np.ndarray]:
     """First call, one warm-up, ``repeats`` timed calls."""
-    out, first, compiles_first = first_call(fn, args)
-    time_calls(fn, args, 1)
-    return summary(first, compiles_first, time_calls(fn, args, max(1, repeats))), out
+    out, first, compiles_first = perf.first_call(lambda: fn(*args))
+    perf.time_calls(lambda: fn(*args), 1)
+    times = perf.time_calls(lambda: fn(*args), max(1, repeats))
+    return summary(first, compiles_first, times), np.asarray(out)
+
+
+def new_values_call(fn, args) -> dict:
+    counter = perf.compile_counter()
+    before = counter.count
+    seconds = perf.time_calls(lambda: fn(*args), 1)[0]
+    return {"new_values_s": seconds, "recompiles_new_values": counter.count - before}
 
 
 class NTServer:
@@ -197,18 +165,6 @@ def jacfwd_bytes(net: MLP, n: int, itemsize: int) -> int:
     return n * net.n_params * max(net.sizes) * itemsize * 2
 
 
-def jacfwd_ntk(net: MLP, params, x: jax.Array, full: bool) -> jax.Array:
-    """The thesis' explicit kernel: per-example forward-mode Jacobians, ``vmap(jacfwd)``."""
-    flat, unravel = ravel_pytree(params)
-
-    def f(p, xi):
-        return net.apply(unravel(p), xi[None])[0]
-
-    jac = jax.vmap(jax.jacfwd(f), in_axes=(None, 0))(flat, x)  # (n, out, n_params)
-    theta = jnp.einsum("aop,bqp->aboq", jac, jac)
-    return theta if full else jnp.trace(theta, axis1=2, axis2=3) / net.n_outputs
-
-
 def largest_n_that_fits(n: int, bytes_for, budget: float) -> int:
     if bytes_for(n) <= budget:
         return n
@@ -255,8 +211,9 @@ def bench_target(t: Target, args) -> dict:
 
     # ntkbook's first call and warm-up; then its timed calls, alternating one by one with
     # neural-tangents' in its own process when --with-nt, so both see the same machine load.
-    k_ours, first, compiles_first = first_call(ours, (params, x))
-    time_calls(ours, (params, x), 1)
+    k_ours, first, compiles_first = perf.first_call(lambda: ours(params, x))
+    k_ours = np.asarray(k_ours)
+    perf.time_calls(lambda: ours(params, x), 1)
     print(f"  ntkbook: first call {first:.3g} s", flush=True)
     times: list[float] = []
     nt_row = None
@@ -278,7 +235,7 @@ def bench_target(t: Target, args) -> dict:
                 for _ in range(max(1, args.repeats)):
                     # One untimed call first on each side: a call after the other process's
                     # turn is otherwise slower (threads and caches gone cold).
-                    times += time_calls(ours, (params, x), 2)[1:]
+                    times += perf.time_calls(lambda: ours(params, x), 2)[1:]
                     server.ask("time 1")
                 nt = server.ask("done")
                 nt.pop("implementation", None)
@@ -295,9 +252,9 @@ def bench_target(t: Target, args) -> dict:
             finally:
                 if server is not None:
                     server.close()
-    times += time_calls(ours, (params, x), max(1, args.repeats) - len(times))
+    times += perf.time_calls(lambda: ours(params, x), max(1, args.repeats) - len(times))
     res = summary(first, compiles_first, times)
-    time_calls(ours, (params, x), 1)
+    perf.time_calls(lambda: ours(params, x), 1)
     res.update(new_values_call(ours, (params, x_new)))
     # The plain forward pass, to compare the two JAX versions' XLA speed apart from the kernels.
     res["forward_median_s"] = timed(jax.jit(net.apply), (params, x), 9)[0]["median_s"]
@@ -317,7 +274,7 @@ def bench_target(t: Target, args) -> dict:
          lambda: jax.jit(lambda p, xs: jacobian_ntk(net, p, xs, full=t.full))),
         ("explicit Jacobian (vmap(jacfwd), thesis)",
          lambda n: jacfwd_bytes(net, n, itemsize),
-         lambda: jax.jit(lambda p, xs: jacfwd_ntk(net, p, xs, t.full))),
+         lambda: lambda p, xs: perf.jacfwd_vmap_ntk(net, p, xs, xs, full=t.full)),
     ):
         n_sub = largest_n_that_fits(t.n, bytes_for, budget)
         row = {"implementation": name, "n": n_sub, "estimated_bytes_full_n": bytes_for(t.n),
@@ -494,8 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 if any check fails")
     args = parser.parse_args(argv)
 
-    global COMPILES
-    COMPILES = CompileCounter()
+    perf.compile_counter()  # count compilations from the start
     load_start = os.getloadavg()
     args.nt_error = ensure_nt_venv() if args.with_nt else None
     wanted = {s.strip() for s in args.targets.split(",") if s.strip()}

@@ -1,11 +1,21 @@
 """The three kernel implementations agree; measurement helpers report what they promise."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from ntkbook import MLP, empirical_ntk
-from ntkbook.experiments.perf import IMPLEMENTATIONS, implementation, measure, time_call, xla_flops
+from ntkbook.core.reference import jacobian_ntk
+from ntkbook.experiments.perf import (
+    IMPLEMENTATIONS,
+    first_call,
+    implementation,
+    jacfwd_vmap_ntk,
+    measure,
+    time_call,
+    xla_flops,
+)
 
 
 @pytest.mark.parametrize("name", IMPLEMENTATIONS)
@@ -18,6 +28,28 @@ def test_implementations_agree(name, n_out):
     expected = empirical_ntk(net, params, x1, x2)
     got = implementation(name)(net, params, x1, x2)
     np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-12)
+
+
+def test_jacfwd_kernel_for_every_output_pair_matches_the_explicit_jacobian():
+    net = MLP((5, 9, 9, 3), "tanh", "ntk")
+    params = net.init(jax.random.PRNGKey(3))
+    x1 = jax.random.normal(jax.random.PRNGKey(4), (7, 5))
+    x2 = jax.random.normal(jax.random.PRNGKey(5), (4, 5))
+    expected = jacobian_ntk(net, params, x1, x2, full=True)
+    got = jacfwd_vmap_ntk(net, params, x1, x2, full=True)
+    assert got.shape == (7, 4, 3, 3)
+    np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-12)
+
+
+def test_first_call_counts_compilations_and_time_call_warms_up():
+    f = jax.jit(lambda a: jnp.sin(a) * 3.0)
+    a = jnp.arange(17.0)
+    _, seconds, compiles = first_call(lambda: f(a))
+    assert seconds > 0 and compiles >= 1
+    assert first_call(lambda: f(a))[2] == 0  # compiled once per shape
+    timing = time_call(lambda: f(a), repeats=2, warmup=1)
+    assert len(timing["runs"]) == 2 and timing["compiles_first"] == 0
+    assert timing["min"] <= timing["median"]
 
 
 def test_unknown_implementation():

@@ -4,7 +4,7 @@
   parameters, then ``J1 J2^T``: forward mode pushes one tangent per parameter, so it is only
   feasible for tiny networks.
 * ``explicit_jacobian``: the brute-force reference — ``jacrev`` of the batch output, raveled,
-  ``J1 J2^T`` (:func:`ntkbook.reference.jacobian_ntk`). Memory ``n * n_out * n_params``.
+  ``J1 J2^T`` (:func:`ntkbook.core.reference.jacobian_ntk`). Memory ``n * n_out * n_params``.
 * ``ntk_vector_products``: Jacobian-free — for each row ``x_i`` a VJP gives ``J_i^T`` as a
   parameter-shaped vector and a JVP over ``x2`` turns it into the row ``Theta_i``; rows are
   processed in blocks, so memory is ``block * n_params`` rather than ``n * n_params``.
@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -36,16 +36,22 @@ from ntkbook.core.reference import jacobian_ntk
 IMPLEMENTATIONS = ("jacfwd_vmap", "explicit_jacobian", "ntk_vector_products", "structured")
 
 
-@partial(jax.jit, static_argnames=("net",))
-def jacfwd_vmap_ntk(net: MLP, params: Params, x1: jax.Array, x2: jax.Array) -> jax.Array:
-    """``J1 J2^T`` (mean over outputs) from per-sample ``jacfwd`` Jacobians, as the thesis does."""
+@partial(jax.jit, static_argnames=("net", "full"))
+def jacfwd_vmap_ntk(net: MLP, params: Params, x1: jax.Array, x2: jax.Array,
+                    full: bool = False) -> jax.Array:
+    """``J1 J2^T`` from per-sample ``jacfwd`` Jacobians, as the thesis does.
+
+    Returns:
+        ``(n1, n2)`` (mean over the output diagonal) or, with ``full``, ``(n1, n2, out, out)``.
+    """
     flat, unravel = ravel_pytree(params)
 
     def per_sample(x):
         return jax.jacfwd(lambda p: net.apply(unravel(p), x[None])[0])(flat)  # (out, P)
 
     j1, j2 = jax.vmap(per_sample)(x1), jax.vmap(per_sample)(x2)
-    return jnp.einsum("aop,bop->ab", j1, j2) / net.n_outputs
+    theta = jnp.einsum("aop,bqp->aboq", j1, j2)
+    return theta if full else jnp.trace(theta, axis1=2, axis2=3) / net.n_outputs
 
 
 @partial(jax.jit, static_argnames=("net", "block"))
@@ -83,27 +89,64 @@ def implementation(name: str) -> Callable:
     raise ValueError(f"unknown implementation {name!r}; choose one of {IMPLEMENTATIONS}")
 
 
+class CompileCounter:
+    """Counts XLA backend compilations (JAX's ``backend_compile_duration`` monitoring event)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        jax.monitoring.register_event_duration_secs_listener(self._listen)
+
+    def _listen(self, event: str, duration: float, **kwargs) -> None:
+        if event.endswith("backend_compile_duration"):
+            self.count += 1
+            self.seconds += duration
+
+
+@cache
+def compile_counter() -> CompileCounter:
+    """The process's one :class:`CompileCounter` (registered on first use)."""
+    return CompileCounter()
+
+
+def first_call(fn: Callable[[], jax.Array]) -> tuple[jax.Array, float, int]:
+    """``fn()``'s result, its seconds and the XLA compilations it triggered."""
+    counter = compile_counter()
+    before = counter.count
+    tic = time.perf_counter()
+    out = jax.block_until_ready(fn())
+    return out, time.perf_counter() - tic, counter.count - before
+
+
+def time_calls(fn: Callable[[], jax.Array], k: int) -> list[float]:
+    """Seconds of each of ``k`` calls of ``fn()``, each waited for (``block_until_ready``)."""
+    times = []
+    for _ in range(k):
+        tic = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - tic)
+    return times
+
+
 def time_call(fn: Callable[[], jax.Array], repeats: int = 5,
-              budget: float | None = None) -> dict:
-    """Seconds of ``fn()``: ``first`` (compile + run), ``median`` of ``repeats`` after it, and
-    ``compile`` = first - median.
+              budget: float | None = None, warmup: int = 0) -> dict:
+    """Seconds of ``fn()``: ``first`` (compile + run), then ``warmup`` untimed calls, then the
+    ``median`` and ``min`` of ``repeats`` timed calls; ``compile`` = first - median, and
+    ``compiles_first`` the XLA compilations of the first call.
 
     With ``budget`` (seconds), the repeats stop once they have taken that long — at least one
     always runs — so slow points (seconds per call) cost one or two runs, fast ones ``repeats``.
     """
-    tic = time.perf_counter()
-    jax.block_until_ready(fn())
-    first = time.perf_counter() - tic
+    _, first, compiles = first_call(fn)
+    time_calls(fn, warmup)
     runs: list[float] = []
-    for _ in range(repeats):
+    for _ in range(max(1, repeats)):
         if runs and budget is not None and sum(runs) >= budget:
             break
-        tic = time.perf_counter()
-        jax.block_until_ready(fn())
-        runs.append(time.perf_counter() - tic)
+        runs += time_calls(fn, 1)
     median = float(np.median(runs))
-    return {"first": first, "median": median, "compile": max(first - median, 0.0),
-            "runs": runs}
+    return {"first": first, "median": median, "min": float(min(runs)),
+            "compile": max(first - median, 0.0), "compiles_first": compiles, "runs": runs}
 
 
 def xla_flops(fn: Callable, *args) -> float | None:
