@@ -30,6 +30,7 @@ book: install system-deps mathjax
 
 test: install system-deps mathjax
 	$(PY) -m ruff check ntkbook tests benchmarks book
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -ra
 
 bench: install
