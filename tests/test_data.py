@@ -1,8 +1,9 @@
 """Tests of ntkbook.data: IDX parsing, the search order, checksums, downloads, CSVs and splits.
 
 Everything runs on tiny files written here and a local HTTP server on 127.0.0.1; the real data
-sets are checked only where they are installed (Debian's dataset-fashion-mnist) or named by
-$NTKBOOK_DATA (winequality-red.csv), and skipped otherwise.
+sets are checked where they are: Wine Quality always (it ships with the package), Fashion-MNIST
+where Debian's dataset-fashion-mnist is installed, and a winequality-red.csv named by
+$NTKBOOK_DATA when set.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import ntkbook.data.fashion_mnist as fm
+import ntkbook.data.wine as wine_module
 from ntkbook import data
 
-REAL_DEBIAN_DIR = data.DEBIAN_FASHION_MNIST_DIR
+REAL_DEBIAN_DIR = fm.DEBIAN_FASHION_MNIST_DIR
+REAL_PACKAGED_WINE_DIR = wine_module.PACKAGED_WINE_DIR
 REAL_DATA_ENV = os.environ.get("NTKBOOK_DATA", "")
 NAMES = list(data.FASHION_MNIST_FILES.values())
 N_TRAIN, N_TEST = 12, 8
@@ -121,7 +125,8 @@ def free_port() -> int:
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """No real data places: HOME, XDG cache, Debian folder and env vars all point into tmp."""
+    """No real data places: HOME, XDG cache, Debian folder, the packaged Wine copy and env vars
+    all point into tmp."""
     for var in ("NTKBOOK_DATA", "NTKBOOK_FASHION_MNIST_URL", "NTKBOOK_WINE_URL"):
         monkeypatch.delenv(var, raising=False)
     for var in PROXY_VARS:
@@ -130,7 +135,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "debian")
+    monkeypatch.setattr(fm, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "debian")
+    monkeypatch.setattr(wine_module, "PACKAGED_WINE_DIR", tmp_path / "package")
     return tmp_path
 
 
@@ -230,7 +236,7 @@ def test_read_idx_corrupt_gzip(tmp_path):
 def test_search_order(tmp_path, monkeypatch):
     explicit = make_fashion_dir(tmp_path / "explicit")
     env = make_fashion_dir(tmp_path / "env" / "fashion-mnist", gz=False)
-    debian = make_fashion_dir(data.DEBIAN_FASHION_MNIST_DIR)
+    debian = make_fashion_dir(fm.DEBIAN_FASHION_MNIST_DIR)
     cache = make_fashion_dir(cache_dir("fashion-mnist"))
     monkeypatch.setenv("NTKBOOK_DATA", str(tmp_path / "env"))
     for expected in (explicit, env, debian, cache):
@@ -269,7 +275,7 @@ def test_checksum_mismatch_is_skipped(tmp_path, monkeypatch):
 def test_nothing_valid_names_every_place(tmp_path, monkeypatch):
     bad = make_fashion_dir(tmp_path / "bad")
     write_file(bad / "train-labels-idx1-ubyte.gz", b"garbage", gz=True)
-    debian = make_fashion_dir(data.DEBIAN_FASHION_MNIST_DIR, gz=False)
+    debian = make_fashion_dir(fm.DEBIAN_FASHION_MNIST_DIR, gz=False)
     (debian / "t10k-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03broken")
     monkeypatch.setenv("NTKBOOK_DATA", str(tmp_path / "env"))
     with pytest.raises(data.DataNotFoundError) as info:
@@ -375,12 +381,54 @@ def test_wine_formats(tmp_path, delimiter):
 def test_wine_search_order(tmp_path, monkeypatch):
     explicit = write_wine(tmp_path / "explicit")
     env = write_wine(tmp_path / "env" / "wine-quality", ";")
+    packaged = write_wine(wine_module.PACKAGED_WINE_DIR)
+    monkeypatch.setattr(wine_module, "WINE_QUALITY_SHA256", sha256_of(packaged))
     cache = write_wine(cache_dir("wine-quality"))
     monkeypatch.setenv("NTKBOOK_DATA", str(tmp_path / "env"))
-    for expected in (explicit, env, cache):
+    for expected in (explicit, env, packaged, cache):
         wine = data.load_wine_quality(explicit.parent, download=False, expected_counts=WINE_COUNTS)
         assert wine.source == expected
         expected.unlink()
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_damaged_packaged_wine_is_named_with_its_fix(tmp_path):
+    packaged = write_wine(wine_module.PACKAGED_WINE_DIR)  # sha256 differs from the real file's
+    with pytest.raises(data.DataNotFoundError) as info:
+        data.load_wine_quality(download=False, expected_counts=WINE_COUNTS)
+    message = str(info.value)
+    assert f"checksum mismatch for packaged winequality-red.csv {packaged}" in message
+    assert "git checkout -- ntkbook/data/files/winequality-red.csv" in message
+    assert "pip install --force-reinstall ntkbook" in message
+    cache = write_wine(cache_dir("wine-quality"))
+    with pytest.warns(RuntimeWarning, match="checksum mismatch for packaged"):
+        wine = data.load_wine_quality(download=False, expected_counts=WINE_COUNTS)
+    assert wine.source == cache  # a damaged packaged copy is skipped, loudly
+
+
+def test_packaged_wine(monkeypatch):
+    """The copy shipped in the package: found with no data folder, cache or network."""
+    monkeypatch.setattr(wine_module, "PACKAGED_WINE_DIR", REAL_PACKAGED_WINE_DIR)
+    packaged = REAL_PACKAGED_WINE_DIR / data.WINE_QUALITY_FILE
+    assert sha256_of(packaged) == data.WINE_QUALITY_SHA256
+    assert (REAL_PACKAGED_WINE_DIR / "README.md").is_file()  # citation and licence beside it
+    wine = data.load_wine_quality(download=False)
+    assert wine.source == packaged
+    assert wine.features.shape == (1599, 11) and wine.quality.shape == (1599,)
+    assert wine.feature_names == tuple(WINE_NAMES)
+    scores, counts = np.unique(wine.quality, return_counts=True)
+    assert dict(zip(scores.tolist(), counts.tolist(), strict=True)) == data.WINE_QUALITY_COUNTS
+    splits = data.wine_splits(wine.features, wine.quality, seed=0)
+    assert [len(splits[k][0]) for k in ("train", "val", "test")] == [959, 320, 320]
+    # scikit-learn's StandardScaler gives the book's numbers bit for bit: the theses' split and
+    # (x - train mean) / train std (ddof=0) in NumPy
+    train = np.random.default_rng(0).permutation(1599)[:959]
+    mean, std = wine.features[train].mean(axis=0), wine.features[train].std(axis=0)
+    np.testing.assert_array_equal(splits["train"][0], (wine.features[train] - mean) / std)
+    np.testing.assert_array_equal(splits["train"][1], wine.quality[train])
 
 
 def test_wine_wrong_counts_rejected(tmp_path):

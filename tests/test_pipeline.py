@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -21,7 +22,7 @@ def _probe_notebook():
         nbformat.v4.new_markdown_cell("# Probe"),
         params,
         nbformat.v4.new_code_cell(
-            "from ntkbook.store.files import glue\nglue('probe_value', 21 * scale)\n"
+            "from ntkbook.pipeline.glue import glue\nglue('probe_value', 21 * scale)\n"
             "glue('probe_list', [1.5, scale])"
         ),
         nbformat.v4.new_code_cell(
@@ -110,10 +111,46 @@ def test_cli_rejects_unknown_parameter_and_chapter(tmp_path):
 def test_records_are_plain_json(tmp_path):
     import numpy as np
 
-    from ntkbook.store.files import atomic_write_json, to_builtin
+    from ntkbook.store.codec import to_builtin
+    from ntkbook.store.files import atomic_write_json
 
     value = {"a": np.float32(1.5), "b": np.arange(3), "c": [np.nan, np.inf, 2.0], "d": (1, 2)}
     assert to_builtin(value) == {"a": 1.5, "b": [0, 1, 2], "c": [None, None, 2.0], "d": [1, 2]}
     path = atomic_write_json(tmp_path / "r.json", value)
     assert json.loads(path.read_text())["c"] == [None, None, 2.0]
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
+
+
+def test_chapter_hash_covers_every_module_the_notebook_imports(probe_root):
+    """The key of a chapter's record: its notebook, parameters and the source closure of the
+    ntkbook modules it imports (here through ``ntkbook.pipeline.glue``)."""
+    from ntkbook.store.hashing import module_closure
+
+    notebook = probe_root / "book" / f"{PROBE}.ipynb"
+    assert runner.notebook_modules(notebook) >= {"ntkbook", "ntkbook.pipeline.glue"}
+    key = runner.inputs_hash(probe_root, PROBE, "smoke", {"scale": 1})
+    assert key != runner.inputs_hash(probe_root, PROBE, "smoke", {"scale": 2})
+    assert key != runner.inputs_hash(probe_root, PROBE, "default", {"scale": 1})
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import ntkbook.experiments.grids\n%time 1"))
+    nbformat.write(nb, notebook)
+    assert "ntkbook.experiments.grids" in runner.notebook_modules(notebook)
+    assert key != runner.inputs_hash(probe_root, PROBE, "smoke", {"scale": 1})
+    chapter = runner.repo_root() / "book" / "05_hybrid_training.ipynb"
+    package = Path(runner.__file__).resolve().parents[1]
+    files = {p.relative_to(package).as_posix()
+             for p in module_closure(runner.notebook_modules(chapter))}
+    assert {"core/activations.py", "experiments/hybrid/run.py", "data/wine.py"} <= files
+
+
+def test_repo_root(tmp_path):
+    root = runner.repo_root()
+    assert (root / "_toc.yml").is_file() and (root / "book").is_dir()
+    assert runner.repo_root(root / "book") == root
+    assert runner.repo_root(tmp_path) == root  # outside any checkout: the package's checkout
+
+
+def test_python_m_ntkbook_lists_chapters():
+    listed = _cli("list", cwd=runner.repo_root())
+    assert listed.returncode == 0, listed.stderr
+    assert all(chapter in listed.stdout for chapter in profiles.CHAPTERS)

@@ -13,7 +13,7 @@ import platform
 from importlib import metadata
 from typing import Any
 
-from ntkbook.store.files import to_builtin
+from ntkbook.store.codec import to_builtin
 
 RECORD_PACKAGES = ("ntkbook", "jax", "jaxlib", "numpy", "scipy", "papermill", "jupyter-book")
 

@@ -3,16 +3,15 @@
 ``run_chapter`` executes ``book/<chapter>.ipynb`` with a profile's parameters into
 ``_build/executed/<profile>/book/<chapter>.ipynb`` and writes the record
 ``_build/results/<profile>/<chapter>.json``: parameters, seed, versions, wall time, the hash of
-its inputs, and every value the chapter glued. A chapter whose inputs (notebook, package source,
-parameters) are unchanged is not executed again unless forced.
+its inputs, and every value the chapter glued. A chapter whose inputs (the notebook, its
+parameters, and the source of every ntkbook module it imports, transitively) are unchanged is not
+executed again unless forced.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,6 +23,8 @@ import nbformat
 from ntkbook.pipeline.glue import glued_values, versions
 from ntkbook.pipeline.profiles import CHAPTERS, chapter_parameters
 from ntkbook.store.files import atomic_write_json
+from ntkbook.store.hashing import content_hash, source_imports
+from ntkbook.store.paths import checkout
 
 INJECTED_TAG = "injected-parameters"
 
@@ -43,17 +44,14 @@ class ChapterRun:
 
 def repo_root(start: Path | None = None) -> Path:
     """The folder holding ``_toc.yml`` and ``book/``: from ``start`` (or the cwd) upwards, else
-    the checkout this package was imported from."""
-    candidates = [Path(start or Path.cwd()).resolve()]
-    candidates += list(candidates[0].parents)
-    candidates.append(Path(__file__).resolve().parent.parent)
-    for folder in candidates:
-        if (folder / "_toc.yml").is_file() and (folder / "book").is_dir():
-            return folder
-    raise ChapterError(
-        "cannot find the book: no folder with _toc.yml and book/ above "
-        f"{candidates[0]}; run ntkbook from the repository's checkout"
-    )
+    the checkout this package was imported from (see :func:`ntkbook.store.paths.checkout`)."""
+    root = checkout(start)
+    if root is None:
+        raise ChapterError(
+            "cannot find the book: no folder with _toc.yml and book/ above "
+            f"{Path(start or Path.cwd()).resolve()}; run ntkbook from the repository's checkout"
+        )
+    return root
 
 
 def chapter_name(name: str) -> str:
@@ -95,20 +93,25 @@ def resolve_parameters(
     return params
 
 
-def _hash_files(digest, paths) -> None:
-    for path in sorted(paths):
-        digest.update(str(path.name).encode())
-        digest.update(path.read_bytes())
+def notebook_modules(notebook: Path) -> set[str]:
+    """The ntkbook modules that the code cells of ``notebook`` import (a cell that does not
+    parse is skipped: it would fail when run)."""
+    found = {"ntkbook"}
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "code":
+            try:
+                found |= source_imports(cell.source)
+            except SyntaxError:
+                continue
+    return found
 
 
 def inputs_hash(root: Path, chapter: str, profile: str, params: dict[str, Any]) -> str:
-    """Content hash of what a chapter's result depends on: notebook, package source, parameters."""
-    digest = hashlib.sha256()
-    _hash_files(digest, [root / "book" / f"{chapter}.ipynb"])
-    package = Path(__file__).resolve().parent
-    _hash_files(digest, package.rglob("*.py"))
-    digest.update(json.dumps({"profile": profile, "parameters": params}, sort_keys=True).encode())
-    return digest.hexdigest()
+    """Content hash of what a chapter's result depends on: the notebook, the profile and
+    parameters, and the source of every ntkbook module the notebook imports, transitively."""
+    notebook = root / "book" / f"{chapter}.ipynb"
+    return content_hash({"profile": profile, "parameters": params},
+                        code=sorted(notebook_modules(notebook)), files=[notebook])
 
 
 def executed_path(root: Path, profile: str, chapter: str) -> Path:
@@ -235,9 +238,3 @@ def run_chapter(
         },
     )
     return ChapterRun(chapter, profile, notebook, record, executed=True)
-
-
-def clean_profile(root: Path, profile: str) -> None:
-    """Forget a profile's executed notebooks and records."""
-    for sub in ("executed", "results"):
-        shutil.rmtree(root / "_build" / sub / profile, ignore_errors=True)

@@ -37,12 +37,11 @@ def _source_path(module: str) -> Path | None:
     return Path(spec.origin)
 
 
-def _imported_modules(module: str, path: Path) -> set[str]:
-    """ntkbook modules that ``module``'s source imports (``from a import b`` counts ``a.b`` when
-    ``b`` is a module), including the parent packages that Python runs on import."""
+def _imports(tree: ast.AST, module: str = "", is_package: bool = False) -> set[str]:
+    """ntkbook modules that the code ``tree`` of ``module`` imports (``from a import b`` counts
+    ``a.b`` when ``b`` is a module), including the parent packages that Python runs on import."""
     found: set[str] = set()
-    is_package = path.name == "__init__.py"
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -61,15 +60,28 @@ def _imported_modules(module: str, path: Path) -> set[str]:
     return {m for m in with_parents if _source_path(m) is not None}
 
 
-def module_closure(modules: Iterable[str | ModuleType]) -> list[Path]:
-    """Source files of ``modules`` and of every ntkbook module they import, transitively.
+@cache
+def _parsed_imports(module: str, path: Path, stamp: tuple[int, int]) -> frozenset[str]:
+    """:func:`_imports` of a source file, remembered while its ``(mtime_ns, size)`` holds."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    return frozenset(_imports(tree, module, path.name == "__init__.py"))
 
-    Args:
-        modules: module names (``"ntkbook.experiments.grids"``) or module objects.
 
-    Returns:
-        The ``.py`` files, sorted.
-    """
+def _imported_modules(module: str, path: Path) -> set[str]:
+    """ntkbook modules that ``module``'s source file ``path`` imports (see :func:`_imports`)."""
+    stat = path.stat()
+    return set(_parsed_imports(module, path, (stat.st_mtime_ns, stat.st_size)))
+
+
+def source_imports(source: str) -> set[str]:
+    """ntkbook modules that a piece of top-level code imports (a notebook's cells, say), with
+    their parent packages; IPython magics and shell lines (``%``, ``!``) are skipped."""
+    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    return _imports(ast.parse("\n".join(lines)))
+
+
+def _closure(modules: Iterable[str | ModuleType]) -> dict[str, Path]:
+    """Module name -> source file for ``modules`` and every ntkbook module they import."""
     todo = [m.__name__ if isinstance(m, ModuleType) else str(m) for m in modules]
     seen: dict[str, Path] = {}
     while todo:
@@ -81,7 +93,22 @@ def module_closure(modules: Iterable[str | ModuleType]) -> list[Path]:
             raise ValueError(f"{name!r} is not a module of the {PACKAGE} package")
         seen[name] = path
         todo.extend(_imported_modules(name, path) - seen.keys())
-    return sorted(set(seen.values()))
+    return seen
+
+
+def module_closure(modules: Iterable[str | ModuleType]) -> list[Path]:
+    """Source files of ``modules`` and of every ntkbook module they import, transitively.
+
+    Args:
+        modules: module names (``"ntkbook.experiments.grids"``) or module objects.
+
+    Returns:
+        The ``.py`` files, sorted.
+
+    Raises:
+        ValueError: A name is not a module of the ntkbook package.
+    """
+    return sorted(set(_closure(modules).values()))
 
 
 def _update(digest, part: Any) -> None:
@@ -108,9 +135,8 @@ def content_hash(*parts: Any, code: Sequence[str | ModuleType] = (),
     digest = hashlib.sha256()
     for part in parts:
         _update(digest, part)
-    package_root = Path(__file__).resolve().parent.parent
-    for path in module_closure(code) if code else []:
-        digest.update(str(path.relative_to(package_root)).encode())
+    for name, path in sorted(_closure(code).items()):
+        digest.update(name.encode())
         digest.update(path.read_bytes())
     for path in sorted(Path(f) for f in files):
         digest.update(path.name.encode())
