@@ -10,13 +10,16 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from ntkbook import MLP
+from ntkbook import MLP, reported
 from ntkbook.core.reference import jacobian
 from ntkbook.dynamics import flow
 from ntkbook.dynamics import updates as ntk_updates
+from ntkbook.dynamics.sgd import epoch_batches, sgd_epoch
 from ntkbook.dynamics.updates import ReplacedSGD
+from ntkbook.experiments import hybrid
 from ntkbook.experiments.hybrid import heuristics
-from ntkbook.experiments.hybrid import run as hybrid
+from ntkbook.experiments.hybrid.context import RunContext
+from ntkbook.experiments.hybrid.run import _sgd_phase
 from ntkbook.report import hybrid_tables as hybrid_report
 
 # ----------------------------------------------------------------------------- fixtures
@@ -165,13 +168,14 @@ def test_residual_factors_match_chapter_one_transfers():
     factor = {m: ntk_updates.residual_factors(
         lam, ntk_updates.cumulative_gains(m, "consistent", lam, rep)[-1]) for m in ("NTK1",
                                                                                   "NTK2", "NTK3")}
+    # chapter one's residual factors on the linearised model, in closed form
+    np.testing.assert_allclose(factor["NTK1"], (1.0 - rho * eta * lam) ** s, atol=1e-12)
+    decay = eta * np.arange(s)
     np.testing.assert_allclose(
-        factor["NTK1"], flow.ntk1_transfer(lam, rate=rho, step_time=eta, updates=s), atol=1e-12)
-    np.testing.assert_allclose(
-        factor["NTK2"], flow.ntk2_transfer(lam, rate=rho, step_times=np.full(s, eta),
-                                           decay_times=eta * np.arange(s)), atol=1e-12)
-    np.testing.assert_allclose(factor["NTK3"], flow.ntk3_transfer(lam, rate=rho, t=eta * s),
-                               atol=1e-12)
+        factor["NTK2"],
+        1.0 - rho * lam * np.sum(eta * np.exp(-rho * lam[:, None] * decay[None, :]), axis=1),
+        atol=1e-12)
+    np.testing.assert_allclose(factor["NTK3"], np.exp(-rho * eta * s * lam), atol=1e-12)
 
 
 def test_time_scale_rows_name_the_ratio():
@@ -205,7 +209,7 @@ def _tiny_task(kind, n=37, d=3, seed=0):
 
 
 def test_epoch_batches_cover_every_example_once():
-    index, mask = hybrid.epoch_batches(37, 8, np.random.default_rng(1))
+    index, mask = epoch_batches(37, 8, np.random.default_rng(1))
     assert index.shape == mask.shape == (5, 8) and mask.sum() == 37
     assert sorted(index[mask > 0].tolist()) == list(range(37))
 
@@ -216,8 +220,8 @@ def test_scan_epoch_equals_python_loop(kind):
     net = hybrid.network(task, 5)
     params = net.init(jax.random.PRNGKey(0), jnp.float64)
     x, y = jnp.asarray(task.x_train, jnp.float64), jnp.asarray(task.y_train)
-    index, mask = hybrid.epoch_batches(task.n_train, 8, np.random.default_rng(2))
-    got = hybrid.sgd_epoch(net, params, x, y, index, mask, 0.1, kind)
+    index, mask = epoch_batches(task.n_train, 8, np.random.default_rng(2))
+    got = sgd_epoch(net, params, x, y, index, mask, 0.1, kind)
 
     def loss(p, rows):
         out = net.apply(p, x[rows])
@@ -236,8 +240,8 @@ def test_scan_epoch_equals_python_loop(kind):
 def test_sgd_to_epoch_retraces_the_runs_sgd_phase():
     task = _tiny_task(hybrid.CLASSIFICATION, n=40, d=4)
     spec = hybrid.HybridSpec(task.name, 6, 3, epochs=4, batch_size=16, monitor_samples=10)
-    ctx = hybrid._Context(spec, task)
-    phase, _ = hybrid._sgd_phase(ctx, ctx.net.init(jax.random.PRNGKey(3), jnp.float32))
+    ctx = RunContext(spec, task)
+    phase, _ = _sgd_phase(ctx, ctx.net.init(jax.random.PRNGKey(3), jnp.float32))
     at_two = hybrid.sgd_to_epoch(task, 6, 3, 2, batch_size=16)
     np.testing.assert_array_equal(_flat(at_two), _flat(phase[2]))
     at_four = hybrid.sgd_to_epoch(task, 6, 3, 4, params=at_two, from_epoch=2, batch_size=16)
@@ -251,7 +255,7 @@ def test_ntk_subset_is_the_runs_subset():
     task = _tiny_task(hybrid.REGRESSION, n=40)
     spec = hybrid.HybridSpec(task.name, 6, 5, epochs=2, kernel_samples=12, monitor_samples=10)
     subset = hybrid.ntk_subset(task, 5, 12)
-    np.testing.assert_array_equal(subset, hybrid._Context(spec, task).subset)
+    np.testing.assert_array_equal(subset, RunContext(spec, task).subset)
     assert len(set(subset.tolist())) == 12 and np.all(np.diff(subset) > 0)
     np.testing.assert_array_equal(hybrid.ntk_subset(task, 5, None), np.arange(40))
     with pytest.raises(ValueError, match="kernel_samples"):
@@ -327,31 +331,31 @@ def tiny_run(tiny_class_task):
 
 def test_run_is_json_and_branches_at_the_switch(tiny_run):
     result = tiny_run
-    json.dumps(result, allow_nan=False)
-    full = result["extras"]["full_kernel"]
+    json.dumps(result.to_json(), allow_nan=False)
+    full = result.extras.full_kernel
     assert full["samples"] == 6 and 0 <= full["kernel_rel_gap"] < 1
     assert set(full) >= {"update_rel_diff_squared", "test_metric_full_softmax"}
-    assert result["extras"]["literal_ntk1"]["seconds_per_step"] > 0
-    cutoff = result["extras"]["cutoff"]
+    assert result.extras.literal_ntk1["seconds_per_step"] > 0
+    cutoff = result.extras.cutoff
     assert cutoff["dropped_float32"] >= cutoff["dropped_float64"]
-    assert result["switch"] == {"eps": 2, "spectral": 2, "delta": 4}
-    assert set(result["branches"]) == {"2"}  # delta switches at E = 4: no NTK phase
-    methods = result["branches"]["2"]["methods"]
-    assert len(methods) == 3 * 2 * 2 + 1
-    ntk1 = methods["NTK1/consistent/squared"]
-    assert len(ntk1["val_loss"]) == 2 and "test_metric" in ntk1 or ntk1["diverged"]
-    assert len(result["sgd"]["val_loss"]) == 5 and len(result["sgd"]["epoch_seconds"]) == 4
+    assert result.switch == {"eps": 2, "spectral": 2, "delta": 4}
+    assert set(result.branches) == {2}  # delta switches at E = 4: no NTK phase
+    assert result.branch("delta") is None and result.branch("eps") is result.branches[2]
+    methods = result.branches[2].methods
+    assert len(methods) == 3 * 2 * 2 and result.branches[2].flow_time_sgd is not None
+    ntk1 = methods[hybrid.MethodKey("NTK1", "consistent", "squared")]
+    assert len(ntk1.val_loss) == 2 and ntk1.test_metric is not None or ntk1.diverged
+    assert len(result.sgd.val_loss) == 5 and len(result.sgd.epoch_seconds) == 4
 
 
 def test_divergence_is_flagged_not_averaged(tiny_class_task):
     result = hybrid.run_hybrid(_spec(tiny_class_task, divergence_factor=0.0,
                                      thresholds=(("eps", 1e9),), match_faithful_flow=False),
                                tiny_class_task)
-    for name, method in result["branches"]["2"]["methods"].items():
-        assert method["diverged"], name
-        assert "grew" in method["reason"] or "NaN" in method["reason"] or "overflow" in \
-            method["reason"]
-        assert "test_metric" not in method
+    for name, method in result.branches[2].methods.items():
+        assert method.diverged, name
+        assert "grew" in method.reason or "NaN" in method.reason or "overflow" in method.reason
+        assert method.test_metric is None and method.val_loss.size == 0
 
 
 def test_sweep_caches_results(tmp_path, tiny_class_task):
@@ -363,7 +367,8 @@ def test_sweep_caches_results(tmp_path, tiny_class_task):
             raise AssertionError("a cached run was executed again")
 
     second = hybrid.run_sweep(specs, tiny_class_task, cache_dir=tmp_path, executor=Refuse())
-    assert second == json.loads(json.dumps(first))
+    assert second == first and isinstance(second[0], hybrid.HybridRun)
+    assert [r.to_json() for r in second] == json.loads(json.dumps([r.to_json() for r in first]))
 
 
 def _without_seconds(value):
@@ -385,15 +390,16 @@ def test_dask_executor_gives_the_in_process_results(tiny_class_task):
             distributed.Client(cluster) as client:
         client.run(lambda: jax.config.update("jax_enable_x64", True))
         remote = hybrid.run_sweep(specs, tiny_class_task, executor=client.get_executor())
-    assert _without_seconds(remote) == _without_seconds(local)
+    assert _without_seconds([r.to_json() for r in remote]) == \
+        _without_seconds([r.to_json() for r in local])
 
 
 def test_report_tables_from_a_run(tiny_run):
     per_run = hybrid_report.run_rows([tiny_run])
     table = hybrid_report.table_rows(per_run)
     sgd = table[(table["method"] == hybrid_report.SGD) & (table["heuristic"] == "eps")].iloc[0]
-    assert sgd["test_metric"] == pytest.approx(100 * tiny_run["sgd"]["test_metric"][-1])
-    assert sgd["seconds_from_switch"] == pytest.approx(sum(tiny_run["sgd"]["epoch_seconds"][2:]))
+    assert sgd["test_metric"] == pytest.approx(100 * tiny_run.sgd.test_metric[-1])
+    assert sgd["seconds_from_switch"] == pytest.approx(sum(tiny_run.sgd.epoch_seconds[2:]))
     delta = table[table["heuristic"] == "delta"]
     assert (delta[delta["method"] != hybrid_report.SGD]["no_switch"] == 0).all()  # no NTK rows
     assert set(delta["method"]) == {hybrid_report.SGD}
@@ -411,5 +417,5 @@ def test_report_tables_from_a_run(tiny_run):
 
 
 def test_thesis_nrmse_is_rmse_over_the_mean_test_quality():
-    implied = [r["sqrt(MSE) / NRMSE"] for r in hybrid_report.implied_nrmse_denominators()]
+    implied = [r["sqrt(MSE) / NRMSE"] for r in reported.implied_nrmse_denominators()]
     assert len(implied) == 8 and 5.6 < min(implied) and max(implied) < 5.8

@@ -1,7 +1,7 @@
 """Figures of the hybrid-training chapter: scouting, validation curves, and the wall-clock plot.
 
 Each helper draws on Axes it is given (or makes a figure) and returns the figure; the book's style
-comes from :func:`ntkbook.plotting.set_book_style`.
+comes from :func:`ntkbook.report.figures.set_book_style`.
 """
 
 from __future__ import annotations
@@ -61,11 +61,6 @@ def plot_scouting(mean_val_loss: Sequence[float], mean_metrics: dict[str, Sequen
     return fig
 
 
-def _label_parts(label: str) -> tuple[str, str, str]:
-    parts = label.split("/")
-    return (parts + ["", ""])[:3] if len(parts) < 3 else tuple(parts)
-
-
 def plot_hybrid_curves(curves_by_width: dict[int, dict], metric_label: str,
                        residual: str, percent: bool = True, title: str = "",
                        epochs_before_switch: int = 4) -> Figure:
@@ -74,7 +69,7 @@ def plot_hybrid_curves(curves_by_width: dict[int, dict], metric_label: str,
     faithful dashed; NTK3 is one point at the last epoch), and the mean switch epoch (dashed).
 
     Args:
-        curves_by_width: width -> :func:`ntkbook.hybrid_report.hybrid_curves`.
+        curves_by_width: width -> :func:`ntkbook.report.hybrid_tables.hybrid_curves`.
         metric_label: y label of the bottom row.
         residual: which residual's methods to draw.
         percent: show the metric in percent.
@@ -93,7 +88,8 @@ def plot_hybrid_curves(curves_by_width: dict[int, dict], metric_label: str,
             for label, curve in curves.items():
                 if label == "switch_epochs" or curve["n"] == 0:
                     continue
-                method, variant, res = _label_parts(label)
+                method, variant, res = ((SGD, "", "") if label == SGD else
+                                        (label.method, label.variant, label.residual))
                 if label != SGD and res != residual:
                     continue
                 y = np.asarray(curve[name]) * (scale if row == 1 else 1.0)
@@ -153,16 +149,16 @@ def plot_pareto(points: pd.DataFrame, ax=None, metric_label: str = "test accurac
             color="k", label="SGD to the last epoch (mean)")
     others = points[points["method"] != SGD]
     if residual is not None:
-        keep = [m == SGD_FLOW or m.endswith(f"/{residual}") for m in others["method"]]
-        others = others[keep]
-    for label, group in others.groupby("method", sort=True):
-        method, variant, res = _label_parts(label)
-        color = METHOD_COLORS.get(method, METHOD_COLORS.get(label, "0.5"))
+        others = others[(others["method"] == SGD_FLOW) | (others["residual"] == residual)]
+    for (method, variant, res), group in others.groupby(["method", "variant", "residual"],
+                                                        sort=True):
+        flow = method == SGD_FLOW
+        color = METHOD_COLORS.get(method, "0.5")
         marker = {"squared": "s", "softmax": "^"}.get(res, "D")
-        fill = color if variant != "faithful" else "white"
+        fill = color if flow or variant != "faithful" else "white"
         ax.scatter(group["seconds"], group["test_metric"], s=18, color=color, alpha=0.45,
                    marker=marker)
-        name = label if label == SGD_FLOW else f"{method} {variant}, {res} residual"
+        name = method if flow else f"{method} {variant}, {res} residual"
         ax.plot(group["seconds"].mean(), group["test_metric"].mean(), marker=marker, ms=10,
                 mfc=fill, mec=color, mew=1.8, ls="none", label=name)
     ax.set(xscale="log", xlabel="wall seconds since the switch", ylabel=metric_label,

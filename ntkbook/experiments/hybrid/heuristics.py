@@ -24,20 +24,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-#: Window ``k`` of each metric (epochs): the thesis' 2 for ``eps`` and 4 for ``delta``.
+from ntkbook.experiments.hybrid.record import HEURISTICS, HybridRun, ScoutingSummary
+from ntkbook.store.codec import floats
+
+#: Window ``k`` of each metric (epochs): the thesis' 2 for ``eps`` and 4 for ``delta``; keyed
+#: in the order of :data:`HEURISTICS` (defined with the record types, which name them).
 WINDOWS = {"eps": 2, "delta": 4, "spectral": 2}
-HEURISTICS = tuple(WINDOWS)
-
-#: Sarvanau's thresholds (sec. 5.1.1, 5.2.1) and mean switch epochs (sec. 5.1.2-5.2.3).
-THESIS_THRESHOLDS = {
-    "fmnist": {"eps": 0.3253, "delta": 253892.0},
-    "wine": {"eps": 0.0864, "delta": 615.4190},
-}
-THESIS_SWITCH_EPOCHS = {
-    "fmnist": {"eps": 10.3, "delta": 12.0},
-    "wine": {"eps": 15.3, "delta": 7.5},
-}
-
 
 def _lagged(values: np.ndarray, window: int) -> np.ndarray:
     """``values[t] - values[t - window]`` with NaN for ``t < window``; works along axis 0."""
@@ -195,3 +187,20 @@ def scouting_thresholds(
     thresholds = {name: plateau_threshold(m, elbow, percentile) for name, m in mean_metrics.items()}
     return {"elbow": elbow, "mean_val_loss": mean_loss.tolist(), "thresholds": thresholds,
             "mean_metrics": {k: v.tolist() for k, v in mean_metrics.items()}}
+
+
+def scouting_summary(runs: Sequence[HybridRun], fraction: float = 0.01,
+                     percentile: float = 75.0) -> ScoutingSummary:
+    """Thresholds from pure-SGD scouting runs (:func:`scouting_thresholds`), the seed-mean
+    validation metric, and the switch epoch each threshold gives on the seed-mean metric (what
+    the thesis reports as "suggests a switch at epoch")."""
+    val_losses = [floats(r.sgd.val_loss) for r in runs]
+    metrics = {h: [floats(r.metrics[h]) for r in runs] for h in HEURISTICS}
+    found = scouting_thresholds(val_losses, metrics, fraction, percentile)
+    return ScoutingSummary(
+        runs=len(runs), elbow=found["elbow"], mean_val_loss=floats(found["mean_val_loss"]),
+        mean_val_metric=nanmean_curves([r.sgd.val_metric for r in runs]),
+        mean_metrics={h: floats(v) for h, v in found["mean_metrics"].items()},
+        thresholds=found["thresholds"],
+        suggested_switch={h: switch_epoch(found["mean_metrics"][h], t)
+                          for h, t in found["thresholds"].items()})
