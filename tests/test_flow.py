@@ -1,4 +1,5 @@
-"""Closed forms of the NTK flow against numerical integration and explicit Jacobians."""
+"""Closed forms of the NTK flow and the dense NTK3 against numerical integration and explicit
+Jacobians."""
 
 import jax
 import jax.numpy as jnp
@@ -10,6 +11,8 @@ from jax.flatten_util import ravel_pytree
 from ntkbook import MLP, empirical_ntk
 from ntkbook.core.reference import jacobian
 from ntkbook.dynamics import flow
+from ntkbook.dynamics.gains import ReplacedSGD, ntk3_gains
+from ntkbook.dynamics.updates import subset_kernel
 
 jax.config.update("jax_enable_x64", True)
 
@@ -52,7 +55,7 @@ def test_closed_form_flow_matches_numerical_integration(integrated):
     net, params, x, y, eig, rate, times, path = integrated
     f0 = np.asarray(net.apply(params, x))
     y2 = np.asarray(y).reshape(f0.shape)
-    closed = flow.flow_outputs(eig, f0, y2, times, rate=rate)
+    closed = y2 + flow.flow_residual(eig, f0 - y2, times, rate=rate)
     assert closed.shape == path.outputs.shape == (len(times),) + f0.shape
     err = flow.relative_error(path.outputs - y2, closed - y2, axis=0)
     assert err.max() <= 1e-8, err
@@ -63,9 +66,11 @@ def test_closed_form_flow_matches_numerical_integration(integrated):
 
 def test_ntk3_matches_numerical_integration_in_parameter_space(integrated):
     net, params, x, y, eig, rate, times, path = integrated
+    kernel = subset_kernel(net, params, x, y, kind="full")
+    np.testing.assert_allclose(kernel.eigenvalues, eig.eigenvalues)
     for i in (2, len(times) - 1):
         updated = flow.ntk3_update(
-            net, params, x, y, times[i], loss_scale=flow.BERG_LOSS_SCALE, theta=eig
+            net, params, x, y, times[i], loss_scale=flow.BERG_LOSS_SCALE, kernel=kernel
         )
         disp = _flat(updated) - _flat(params)
         assert flow.relative_error(disp, path.displacements[i]) <= 1e-8
@@ -88,12 +93,12 @@ def test_ntk3_vjp_equals_explicit_jacobian_formula(outputs, tiny):
     updated = flow.ntk3_update(net, params, x, y, t)  # default loss_scale 1/2, N = n
     np.testing.assert_allclose(_flat(updated), explicit, rtol=1e-10, atol=1e-12)
     # the update moves the linearised outputs exactly along the closed-form flow
-    f_lin = np.asarray(flow.linearized_apply(net, params, updated, x)).reshape(-1)
+    f_lin = np.asarray(net.apply(params, x)).reshape(-1) + jac @ (_flat(updated) - _flat(params))
     target = np.asarray(y).reshape(-1) + flow.flow_residual(theta, r0, t, rate=rate)
     np.testing.assert_allclose(f_lin, target, rtol=1e-10, atol=1e-12)
 
 
-def test_ntk3_thesis_time_scale_is_a_rescaled_time(tiny):
+def test_ntk3_faithful_time_scale_is_a_rescaled_time(tiny):
     net, params, x, y = tiny
     a = flow.ntk3_update(net, params, x, y, 15.0, n_samples=4200)
     b = flow.ntk3_update(net, params, x, y, 15.0 * 8 / 4200)
@@ -105,9 +110,11 @@ def test_pseudoinverse_ignores_the_null_space():
     a = rng.normal(size=(6, 4))
     theta = a @ a.T  # rank 4: two exact zero eigenvalues
     r0 = rng.normal(size=6)
-    coef = flow.ntk3_coefficients(theta, r0, 2.0, rate=0.5)
-    assert np.all(np.isfinite(coef))
     eig = flow.kernel_eigh(theta)
+    lam = eig.eigenvalues
+    gains = np.where(lam > flow.pinv_cutoff(lam), ntk3_gains(lam, rate=0.5, t=2.0), 0.0)
+    coef = eig.apply(gains, r0)
+    assert np.all(np.isfinite(coef))
     null = eig.eigenvectors[:, :2]
     np.testing.assert_allclose(null.T @ coef, 0.0, atol=1e-10)
     # on the range, Theta c = (I - exp(-rate t Theta)) r0
@@ -153,11 +160,13 @@ def test_conventions_and_time_helpers():
     assert flow.steps_per_epoch(42000, 128, drop_last=True) == 328
     with pytest.raises(ValueError):
         flow.flow_rate(0)
-    scales = flow.hybrid_time_scales(0.007, 128, 42000, 2000, 15, 5)
+    scales = ReplacedSGD(0.007, flow.steps_per_epoch(42000, 128), epochs_replaced=5,
+                         total_epochs=15, n_train=42000, n_kernel=2000, loss_scale=0.5)
     assert scales.steps_per_epoch == 329
-    assert scales.ntk3_thesis_exponent == pytest.approx(15 / 42000)
-    assert scales.ntk3_consistent_exponent == pytest.approx(0.007 * 329 * 5 / 2000)
-    assert scales.ntk2_thesis_exponent_per_epoch == pytest.approx(2 / 2000)
+    assert scales.ntk3_exponent("faithful") == pytest.approx(15 / 42000)
+    assert scales.ntk3_exponent("consistent") == pytest.approx(0.007 * 329 * 5 / 2000)
+    assert scales.ntk2_exponent_per_epoch("faithful") == pytest.approx(2 / 2000)
+    assert scales.ntk2_exponent_per_epoch("consistent") == pytest.approx(0.007 * 329 / 2000)
 
 
 def test_du_bound():
@@ -165,38 +174,6 @@ def test_du_bound():
     assert flow.du_learning_rate(0.1, 200) == pytest.approx(0.001)
     with pytest.raises(ValueError, match="outside"):
         flow.du_discrete_bound(1.0, 10.0, 1.0, 1)
-
-
-def test_transfer_functions_converge_to_the_flow():
-    lam = np.geomspace(1e-3, 1e2, 30)
-    rate, t = 0.01, 100.0
-    exact = flow.ntk3_transfer(lam, rate=rate, t=t)
-    errors = {}
-    for updates in (100, 10000):
-        dt = t / updates
-        gd = flow.ntk1_transfer(lam, rate=rate, step_time=dt, updates=updates)
-        ntk2 = flow.ntk2_transfer(
-            lam, rate=rate, step_times=np.full(updates, dt), decay_times=dt * np.arange(updates)
-        )
-        errors[updates] = (np.max(np.abs(gd - exact)), np.max(np.abs(ntk2 - exact)))
-    # first order in the step: 100 times smaller steps, about 100 times smaller errors
-    assert errors[10000][0] < 1e-2 and errors[10000][0] < errors[100][0] / 30
-    assert errors[10000][1] < 1e-2 and errors[10000][1] < errors[100][1] / 30
-
-
-def test_linearized_model():
-    net, params, x, _ = _problem(n=7, width=9, activation="tanh")
-    apply = jax.jit(net.apply)
-    np.testing.assert_allclose(
-        flow.linearized_apply(net, params, params, x), apply(params, x), atol=1e-14
-    )
-    errs = []
-    for eps in (1e-2, 1e-3):
-        moved = [(jnp.asarray(np.asarray(w) + eps), jnp.asarray(np.asarray(b) - eps))
-                 for w, b in params]  # fmt: skip
-        diff = flow.linearized_apply(net, params, moved, x) - apply(moved, x)
-        errs.append(float(np.max(np.abs(diff))))
-    assert errs[1] < errs[0] / 50  # second-order remainder
 
 
 def test_non_finite_inputs_raise_clear_errors(tiny):
@@ -213,19 +190,3 @@ def test_non_finite_inputs_raise_clear_errors(tiny):
 def test_flat_ntk_single_output_is_empirical_ntk(tiny):
     net, params, x, _ = tiny
     np.testing.assert_allclose(flow.flat_ntk(net, params, x), empirical_ntk(net, params, x))
-
-
-def test_hybrid_transfers_time_scales():
-    lam = np.geomspace(1e-2, 1e3, 40)
-    setting = {**flow.SARVANAU_FMNIST, "n_kernel": 500}
-    factors = flow.hybrid_transfers(lam, **setting)
-    steps = (setting["total_epochs"] - setting["switch_epoch"]) * 329
-    reference = factors["NTK1 (= the replaced SGD steps)"]
-    np.testing.assert_allclose(reference, (1 - 0.007 * lam / 500) ** steps)
-    # the consistent NTK3 is the flow over eta * S: it matches the replaced steps
-    assert np.max(np.abs(factors["NTK3, consistent"] - reference)) < 1e-3
-    np.testing.assert_allclose(factors["NTK3, thesis"], np.exp(-15 * lam / 42000))
-    assert np.max(factors["NTK3, thesis"] - reference) > 0.5  # far too little flow time
-    assert np.max(np.abs(factors["NTK2, consistent"] - reference)) < 1e-2
-    with pytest.raises(ValueError, match="no epochs"):
-        flow.hybrid_transfers(lam, **{**setting, "switch_epoch": 15})

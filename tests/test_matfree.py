@@ -1,4 +1,7 @@
-"""Matrix-free NTK products and NTK3 against the dense kernel and the dense NTK3."""
+"""Matrix-free NTK products and NTK3 against the dense kernel and the dense NTK3 (the matrix-free
+and the dense update share the gains, the residual and the J^T product)."""
+
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -6,18 +9,11 @@ import numpy as np
 import pytest
 
 from ntkbook import MLP, empirical_ntk
+from ntkbook.core.products import jacobian_product, jacobian_transpose_product, ntk_matvec
 from ntkbook.core.reference import jacobian
-from ntkbook.dynamics.flow import flat_ntk, ntk3_update
-from ntkbook.dynamics.matfree import (
-    accuracy,
-    jacobian_product,
-    jacobian_transpose_product,
-    lanczos_matrix_function,
-    ntk3_dense_mean_kernel,
-    ntk3_gain_function,
-    ntk3_matrix_free,
-    ntk_matvec,
-)
+from ntkbook.dynamics.gains import ntk3_gains
+from ntkbook.dynamics.matfree import accuracy, lanczos_matrix_function, ntk3_matrix_free
+from ntkbook.dynamics.updates import ntk3_update
 
 
 def _setup(n_out=3, n=13):
@@ -48,7 +44,7 @@ def test_lanczos_matrix_function_on_known_matrix():
     lam = np.concatenate([np.geomspace(1e-6, 1e3, 50), np.zeros(10)])
     a = (q * lam) @ q.T
     b = rng.normal(size=60)
-    f = ntk3_gain_function(rate=0.1, t=5.0)
+    f = partial(ntk3_gains, rate=0.1, t=5.0)
     exact = (q * f(lam)) @ (q.T @ b)
     result = lanczos_matrix_function(lambda v: a @ v, b, f, max_iter=60, tol=1e-12)
     assert result.converged
@@ -56,7 +52,7 @@ def test_lanczos_matrix_function_on_known_matrix():
 
 
 def test_gain_function_limit_at_zero():
-    f = ntk3_gain_function(rate=0.5, t=4.0)
+    f = partial(ntk3_gains, rate=0.5, t=4.0)
     assert f(np.array([0.0]))[0] == pytest.approx(2.0)
     assert f(np.array([1e-12]))[0] == pytest.approx(2.0, rel=1e-9)
     assert f(np.array([3.0]))[0] == pytest.approx((1 - np.exp(-6.0)) / 3.0)
@@ -66,8 +62,7 @@ def test_gain_function_limit_at_zero():
 def test_matrix_free_ntk3_equals_dense_ntk3(t):
     net, params, x = _setup()
     y = np.random.default_rng(2).normal(size=(13, 3))
-    dense = ntk3_update(net, params, x, y, t, loss_scale=0.5, theta=flat_ntk(net, params, x),
-                        rcond=1e-14)
+    dense = ntk3_update(net, params, x, y, t, loss_scale=0.5, kind="full", rcond=1e-14)
     free = ntk3_matrix_free(net, params, x, y, t, max_iter=39, tol=1e-12, block_rows=5)
     assert free.lanczos.converged
     for (w1, b1), (w2, b2) in zip(free.params, dense, strict=True):
@@ -83,26 +78,26 @@ def test_softmax_residual_is_the_squared_flow_with_shifted_targets():
     p0 = np.exp(f0 - f0.max(axis=1, keepdims=True))
     p0 /= p0.sum(axis=1, keepdims=True)
     shifted = f0 - (p0 - onehot)  # f0 - shifted = softmax(f0) - y
-    dense = ntk3_update(net, params, x, shifted, 5.0, loss_scale=0.5,
-                        theta=flat_ntk(net, params, x), rcond=1e-14)
+    dense = ntk3_update(net, params, x, shifted, 5.0, loss_scale=0.5, kind="full",
+                        rcond=1e-14)
     free = ntk3_matrix_free(net, params, x, onehot, 5.0, max_iter=39, tol=1e-12, block_rows=5,
                             residual="softmax")
     assert free.lanczos.converged
     for (w1, b1), (w2, b2) in zip(free.params, dense, strict=True):
         np.testing.assert_allclose(w1, w2, rtol=1e-7, atol=1e-9)
         np.testing.assert_allclose(b1, b2, rtol=1e-7, atol=1e-9)
-    mean_sq = ntk3_dense_mean_kernel(net, params, x, onehot, 5.0)
-    mean_sm = ntk3_dense_mean_kernel(net, params, x, onehot, 5.0, residual="softmax")
+    mean_sq = ntk3_update(net, params, x, onehot, 5.0, kind="mean")
+    mean_sm = ntk3_update(net, params, x, onehot, 5.0, kind="mean", residual="softmax")
     assert not np.allclose(mean_sq[0][0], mean_sm[0][0])
     with pytest.raises(ValueError, match="unknown residual"):
-        ntk3_dense_mean_kernel(net, params, x, onehot, 5.0, residual="hinge")
+        ntk3_update(net, params, x, onehot, 5.0, kind="mean", residual="hinge")
 
 
 def test_dense_mean_kernel_ntk3_equals_full_kernel_for_one_output():
     net, params, x = _setup(n_out=1)
     y = np.random.default_rng(3).normal(size=(13, 1))
     dense = ntk3_update(net, params, x, y, 2.0, loss_scale=0.5, rcond=1e-14)
-    mean = ntk3_dense_mean_kernel(net, params, x, y, 2.0)
+    mean = ntk3_update(net, params, x, y, 2.0, kind="mean")
     for (w1, b1), (w2, b2) in zip(mean, dense, strict=True):
         np.testing.assert_allclose(w1, w2, rtol=1e-7, atol=1e-9)
         np.testing.assert_allclose(b1, b2, rtol=1e-7, atol=1e-9)

@@ -1,4 +1,5 @@
-"""Scan-compiled GD and SGD against Python-loop references; snapshots, divergence, drift."""
+"""Scan-compiled GD and SGD against Python-loop references; batch policies, snapshots,
+divergence, drift."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +7,9 @@ import numpy as np
 import pytest
 
 from ntkbook import MLP
-from ntkbook.dynamics import train
+from ntkbook.dynamics import sgd, train
+from ntkbook.experiments import drift as drift_module
+from ntkbook.stats import fit_power_law
 
 jax.config.update("jax_enable_x64", True)
 
@@ -120,10 +123,37 @@ def test_bad_arguments(problem):
 
 def test_drift_and_power_law(problem, gd_run):
     net, params, x, y = problem
-    assert train.ntk_drift(net, params, [params], x)[0] == 0.0
-    drift = train.ntk_drift(net, params, [gd_run.snapshots[STEPS]], x)[0]
+    assert drift_module.ntk_drift(net, params, [params], x)[0] == 0.0
+    drift = drift_module.ntk_drift(net, params, [gd_run.snapshots[STEPS]], x)[0]
     assert 0.0 < drift < 1.0
-    assert train.kernel_drift(np.eye(2), 2 * np.eye(2)) == pytest.approx(1.0)
+    assert drift_module.kernel_drift(np.eye(2), 2 * np.eye(2)) == pytest.approx(1.0)
     widths = np.array([10.0, 100.0, 1000.0])
-    slope, prefactor = train.fit_power_law(widths, 3.0 * widths**-0.5)
+    slope, prefactor = fit_power_law(widths, 3.0 * widths**-0.5)
     assert slope == pytest.approx(-0.5) and prefactor == pytest.approx(3.0)
+
+
+def test_one_batching_function_two_policies():
+    perms = np.stack([np.random.default_rng(s).permutation(N) for s in range(3)])
+    floor_index, floor_mask = sgd.batches(perms, 5, drop_last=True)
+    assert floor_index.shape == floor_mask.shape == (3 * (N // 5), 5) and floor_mask.min() == 1
+    np.testing.assert_array_equal(floor_index, perms[:, : 2 * 5].reshape(-1, 5))
+    ceil_index, ceil_mask = sgd.batches(perms, 5, drop_last=False)
+    assert ceil_index.shape == (3 * 3, 5) and ceil_mask.sum() == 3 * N
+    for e in range(3):  # every example once per epoch, padding masked
+        rows = ceil_index[3 * e : 3 * (e + 1)][ceil_mask[3 * e : 3 * (e + 1)] > 0]
+        assert sorted(rows.tolist()) == list(range(N))
+    with pytest.raises(ValueError, match="batch_size"):
+        sgd.batches(perms, N + 1, drop_last=True)
+
+
+def test_masked_padding_rows_change_nothing(problem):
+    """A batch with padding rows descends the mean loss of its real rows only."""
+    net, params, x, y = problem
+    index = np.array([[0, 1, 2, 0, 0]], np.int32)
+    mask = np.array([[1, 1, 1, 0, 0]], np.float32)
+    padded = sgd.minibatch_scan(net, params, x, y, index, mask, LR, kind=sgd.REGRESSION,
+                                loss_scale=0.5).params
+    plain = sgd.minibatch_scan(net, params, x, y, index[:, :3], mask[:, :3], LR,
+                               kind=sgd.REGRESSION, loss_scale=0.5).params
+    history = _loop(net, params, x, y, LR, [np.arange(3)], loss_scale=0.5)
+    assert _max_diff(padded, plain) < 1e-13 and _max_diff(padded, history[-1]) < 1e-13

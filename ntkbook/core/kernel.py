@@ -243,3 +243,26 @@ def check_finite(theta: jax.Array | np.ndarray, what: str = "NTK") -> None:
             f"{what} has {bad} NaN/Inf entries: the network overflowed in {values.dtype}. "
             "Use float64 (jax.config.update('jax_enable_x64', True)) or smaller inputs."
         )
+
+
+def flat_ntk(net: MLP, params: Params, x: jax.Array) -> np.ndarray:
+    """The empirical NTK for the flattened outputs, ``(M, M)`` float64 with ``M = n * n_out``.
+
+    Rows are ordered ``(sample, output)`` like ``f.reshape(-1)``: the ``(n, n, n_out, n_out)``
+    kernel of :func:`empirical_ntk` ``(full=True)`` transposed to ``(n, n_out, n, n_out)`` and
+    reshaped. For one output this is :func:`empirical_ntk`.
+
+    Args:
+        net: the network. params: the point of the kernel.
+        x: inputs ``(n, n_0)``.
+
+    Raises:
+        FloatingPointError: the kernel holds NaN/Inf.
+    """
+    theta = empirical_ntk(net, params, x, full=net.n_outputs > 1)
+    if net.n_outputs > 1:
+        n, n_out = theta.shape[0], net.n_outputs
+        theta = jnp.transpose(theta, (0, 2, 1, 3)).reshape(n * n_out, n * n_out)
+    theta = np.asarray(theta, dtype=np.float64)
+    check_finite(theta, "NTK")
+    return theta

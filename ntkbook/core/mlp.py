@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from ntkbook.core.activations import Activation, get_activation
 
@@ -127,3 +128,9 @@ class MLP:
             if layer < self.depth - 1:
                 a = self.phi(a)
         return a
+
+
+def flatten_params(params: Params) -> np.ndarray:
+    """All parameters as one float64 vector ``(P,)``, in ``jax.flatten_util.ravel_pytree``
+    order."""
+    return np.asarray(ravel_pytree(params)[0], dtype=np.float64)

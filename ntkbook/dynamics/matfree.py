@@ -1,16 +1,18 @@
-"""Matrix-free NTK products and NTK3 on a whole training set, without forming the kernel.
+"""NTK3 on a whole training set without forming the kernel: Lanczos on NTK-vector products.
 
 The kernel ``Theta = J J^T`` (every output pair, ``M = n * n_out`` rows) is only ever applied to
-a vector: ``J^T v`` is one VJP of the network, ``J u`` one JVP, each streamed over row blocks of
-the data, so memory is ``O(M + n_params)`` and one product costs about one epoch of full-batch
+a vector (:func:`ntkbook.core.products.ntk_matvec`: one VJP and one JVP, streamed over row
+blocks), so memory is ``O(M + n_params)`` and one product costs about one epoch of full-batch
 gradient computation. NTK3's coefficient vector
 
-    c = (I - exp(-rho t Theta)) Theta^+ r = f(Theta) r,   f(lam) = (1 - exp(-rho t lam)) / lam,
+    c = (I - exp(-rho t Theta)) Theta^+ r = G(Theta) r,   G = ntkbook.dynamics.gains.ntk3_gains,
 
-is a smooth matrix function (``f(0) = rho t`` — on the null space of ``Theta`` the value does not
+is a smooth matrix function (``G(0) = rho t`` -- on the null space of ``Theta`` the value does not
 matter, because ``J^T`` maps it to zero), so it is computed by the Lanczos method: ``k``
-products give ``f(Theta) r ~ ||r|| Q_k f(T_k) e_1``, and the iteration stops when that
-approximation changes by less than ``tol`` relative to its norm.
+products give ``G(Theta) r ~ ||r|| Q_k G(T_k) e_1``, and the iteration stops when that
+approximation changes by less than ``tol`` relative to its norm. The update is then applied with
+the same ``J^T`` product and the same gains as the dense NTK3
+(:func:`ntkbook.dynamics.updates.ntk3_update`).
 """
 
 from __future__ import annotations
@@ -25,83 +27,15 @@ import numpy as np
 
 from ntkbook.core.kernel import check_finite
 from ntkbook.core.mlp import MLP, Params
-from ntkbook.dynamics.updates import output_residual
-
-DEFAULT_BLOCK_ROWS = 4096
-
-
-def _blocks(n: int, rows: int):
-    return [(i, min(i + rows, n)) for i in range(0, n, rows)]
-
-
-@partial(jax.jit, static_argnames=("net",))
-def _vjp_block(net: MLP, params: Params, x: jax.Array, v: jax.Array) -> Params:
-    _, vjp = jax.vjp(lambda p: net.apply(p, x), params)
-    return vjp(v)[0]
-
-
-@partial(jax.jit, static_argnames=("net",))
-def _jvp_block(net: MLP, params: Params, x: jax.Array, tangent: Params) -> jax.Array:
-    return jax.jvp(lambda p: net.apply(p, x), (params,), (tangent,))[1]
-
-
-def _padded_blocks(x: jax.Array, rows: int):
-    """Row blocks of ``x``, the last zero-padded to ``rows``: one compiled shape for all."""
-    out = []
-    for start, stop in _blocks(x.shape[0], rows):
-        block = x[start:stop]
-        if stop - start < rows:
-            block = jnp.concatenate([block, jnp.zeros((rows - (stop - start),) + x.shape[1:],
-                                                      x.dtype)])
-        out.append((start, stop, block))
-    return out
-
-
-def network_outputs(net: MLP, params: Params, x: jax.Array,
-                    block_rows: int = DEFAULT_BLOCK_ROWS) -> jax.Array:
-    """``net.apply(params, x)`` streamed over row blocks, shape ``(n, n_out)``."""
-    rows = min(block_rows, x.shape[0])
-    return jnp.concatenate([net.apply(params, xb)[: stop - start]
-                            for start, stop, xb in _padded_blocks(x, rows)])
-
-
-def _residual(net: MLP, params: Params, x: jax.Array, y, block_rows: int,
-              kind: str = "squared") -> np.ndarray:
-    """``f(x) - y`` (``"squared"``) or ``softmax(f(x)) - y`` (``"softmax"``) in float64,
-    ``(n, n_out)``; NaN/Inf is an error."""
-    f0 = np.asarray(network_outputs(net, params, x, block_rows), dtype=np.float64)
-    residual = output_residual(f0, y, kind)
-    check_finite(residual, f"initial residual ({kind}) at theta0")
-    return residual
-
-
-def jacobian_transpose_product(net: MLP, params: Params, x: jax.Array, v: jax.Array,
-                               block_rows: int = DEFAULT_BLOCK_ROWS) -> Params:
-    """``J^T v`` for outputs ``v`` of shape ``(n, n_out)``, streamed over row blocks."""
-    rows = min(block_rows, x.shape[0])
-    total = None
-    for start, stop, xb in _padded_blocks(x, rows):
-        vb = jnp.zeros((rows, net.n_outputs), v.dtype).at[: stop - start].set(v[start:stop])
-        part = _vjp_block(net, params, xb, vb)
-        total = part if total is None else jax.tree_util.tree_map(jnp.add, total, part)
-    return total
-
-
-def jacobian_product(net: MLP, params: Params, x: jax.Array, tangent: Params,
-                     block_rows: int = DEFAULT_BLOCK_ROWS) -> jax.Array:
-    """``J u`` for a parameter-space tangent ``u``: outputs of shape ``(n, n_out)``."""
-    rows = min(block_rows, x.shape[0])
-    parts = [_jvp_block(net, params, xb, tangent)[: stop - start]
-             for start, stop, xb in _padded_blocks(x, rows)]
-    return jnp.concatenate(parts)
-
-
-def ntk_matvec(net: MLP, params: Params, x: jax.Array, v: jax.Array,
-               block_rows: int = DEFAULT_BLOCK_ROWS) -> jax.Array:
-    """``Theta v = J (J^T v)`` for ``v`` of shape ``(n, n_out)``; ``Theta`` is the full kernel
-    over every output pair, never formed."""
-    tangent = jacobian_transpose_product(net, params, x, v, block_rows)
-    return jacobian_product(net, params, x, tangent, block_rows)
+from ntkbook.core.products import (
+    DEFAULT_BLOCK_ROWS,
+    jacobian_transpose_product,
+    network_outputs,
+    ntk_matvec,
+)
+from ntkbook.dynamics.conventions import SARVANAU_LOSS_SCALE, flow_rate
+from ntkbook.dynamics.gains import ntk3_gains
+from ntkbook.dynamics.updates import ntk3_update, output_residual
 
 
 @dataclass(frozen=True)
@@ -188,22 +122,15 @@ def _lanczos_value(alphas, betas, q, f, norm_b):
     return norm_b * (q.T @ coeffs), ritz
 
 
-def ntk3_gain_function(rate: float, t: float) -> Callable[[np.ndarray], np.ndarray]:
-    """``f(lam) = (1 - exp(-rate t lam)) / lam`` with its limit ``rate t`` at ``lam = 0``."""
-
-    def f(lam: np.ndarray) -> np.ndarray:
-        lam = np.asarray(lam, dtype=np.float64)
-        z = rate * t * lam
-        small = z < 1e-8
-        safe = np.where(small, 1.0, lam)
-        return np.where(small, rate * t * (1 - z / 2), -np.expm1(-z) / safe)
-
-    return f
-
-
 @dataclass(frozen=True)
 class MatrixFreeNTK3:
-    """NTK3 computed matrix-free: the new parameters and how the solve went."""
+    """NTK3 computed matrix-free: the new parameters and how the solve went.
+
+    Attributes:
+        params: ``theta(t)``, a pytree like ``theta0``.
+        lanczos: the Lanczos solve of ``c = G(Theta) r``.
+        initial_residual_norm: ``||r||`` at ``theta0``.
+    """
 
     params: Params
     lanczos: LanczosResult
@@ -217,17 +144,19 @@ def ntk3_matrix_free(
     y: jax.Array,
     t: float,
     *,
-    loss_scale: float = 0.5,
+    loss_scale: float = SARVANAU_LOSS_SCALE,
     n_samples: int | None = None,
     max_iter: int = 100,
     tol: float = 1e-4,
     block_rows: int = DEFAULT_BLOCK_ROWS,
     residual: str = "squared",
 ) -> MatrixFreeNTK3:
-    """NTK3, ``theta0 - J0^T f(Theta0) (f0 - y)``, with ``Theta0`` never formed.
+    """NTK3, ``theta0 - J0^T G(Theta0) r0``, with ``Theta0`` never formed.
 
-    Same result as :func:`ntkbook.flow.ntk3_update` (the exact full kernel over every output
-    pair), in ``O(n * n_out + n_params)`` memory.
+    Same result as :func:`ntkbook.dynamics.updates.ntk3_update` with the exact full kernel
+    (``kind="full"``), in ``O(n * n_out + n_params)`` memory: the same gains
+    (:func:`ntkbook.dynamics.gains.ntk3_gains`, evaluated on the Ritz values), residual and
+    ``J^T`` product; only ``G(Theta) r`` is computed by Lanczos instead of an eigendecomposition.
 
     Args:
         net: the network. params0: ``theta0``.
@@ -239,56 +168,34 @@ def ntk3_matrix_free(
         block_rows: rows per JVP/VJP block.
         residual: ``"squared"`` (``f - y``, the squared loss's flow) or ``"softmax"``
             (``softmax(f) - y``, the cross-entropy's gradient frozen at ``theta0``).
+
+    Raises:
+        FloatingPointError: the outputs or a kernel-vector product hold NaN/Inf.
     """
     dtype = params0[0][0].dtype
     x = jnp.asarray(x, dtype)
     n, n_out = x.shape[0], net.n_outputs
-    r0 = _residual(net, params0, x, y, block_rows, residual)
-    rate = 2.0 * loss_scale / (n if n_samples is None else n_samples)
+    f0 = np.asarray(network_outputs(net, params0, x, block_rows), dtype=np.float64)
+    r0 = output_residual(f0, y, residual)
+    check_finite(r0, f"initial residual ({residual}) at theta0")
+    rate = flow_rate(n if n_samples is None else n_samples, loss_scale)
 
     def matvec(v: np.ndarray) -> np.ndarray:
         out = ntk_matvec(net, params0, x, jnp.asarray(v.reshape(n, n_out), dtype), block_rows)
         return np.asarray(out, dtype=np.float64)
 
-    result = lanczos_matrix_function(matvec, r0, ntk3_gain_function(rate, t),
+    result = lanczos_matrix_function(matvec, r0, partial(ntk3_gains, rate=rate, t=t),
                                      max_iter=max_iter, tol=tol)
-    coef = jnp.asarray(result.value, dtype)
-    step = jacobian_transpose_product(net, params0, x, coef, block_rows)
+    step = jacobian_transpose_product(net, params0, x, result.value, block_rows)
     params = jax.tree_util.tree_map(lambda p, s: p - s, params0, step)
     return MatrixFreeNTK3(params, result, float(np.linalg.norm(r0)))
 
 
-def ntk3_dense_mean_kernel(
-    net: MLP,
-    params0: Params,
-    x: jax.Array,
-    y: jax.Array,
-    t: float,
-    *,
-    loss_scale: float = 0.5,
-    n_samples: int | None = None,
-    residual: str = "squared",
-) -> Params:
-    """NTK3 with the dense mean-over-outputs kernel ``Theta_mean (x) I`` on ``x``.
-
-    The ``(n, n)`` kernel is formed by :func:`ntkbook.empirical_ntk` and eigendecomposed in
-    float64; every output column of the residual (``residual`` as in :func:`ntk3_matrix_free`)
-    gets the same matrix function. Memory ``n^2``.
-    """
-    from ntkbook.core.kernel import empirical_ntk
-
-    dtype = params0[0][0].dtype
-    x = jnp.asarray(x, dtype)
-    n = x.shape[0]
-    theta = np.asarray(empirical_ntk(net, params0, x), dtype=np.float64)
-    check_finite(theta, "mean-over-outputs NTK")
-    lam, vecs = np.linalg.eigh(0.5 * (theta + theta.T))
-    r0 = _residual(net, params0, x, y, DEFAULT_BLOCK_ROWS, residual)
-    rate = 2.0 * loss_scale / (n if n_samples is None else n_samples)
-    gains = ntk3_gain_function(rate, t)(np.clip(lam, 0.0, None))
-    coef = vecs @ (gains[:, None] * (vecs.T @ r0))
-    step = jacobian_transpose_product(net, params0, x, jnp.asarray(coef, dtype))
-    return jax.tree_util.tree_map(lambda p, s: p - s, params0, step)
+def ntk3_dense_mean_kernel(net: MLP, params0: Params, x: jax.Array, y: jax.Array, t: float,
+                           **kwargs) -> Params:
+    """NTK3 with the dense mean-over-outputs kernel ``Theta_mean (x) I``: kept for callers of the
+    old name; it is :func:`ntkbook.dynamics.updates.ntk3_update` with ``kind="mean"``."""
+    return ntk3_update(net, params0, x, y, t, kind="mean", **kwargs)
 
 
 def accuracy(net: MLP, params: Params, x: jax.Array, labels: np.ndarray,

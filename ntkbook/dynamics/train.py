@@ -1,36 +1,27 @@
-"""Gradient descent and minibatch SGD on the squared loss, one compiled ``lax.scan`` per run.
+"""Gradient descent and minibatch SGD on the squared loss, with snapshots and loss history.
 
 The loss is ``L(theta) = (c/N) sum_i ||f(x_i) - y_i||^2`` (``c = loss_scale``: 1 for Berg's MSE,
 1/2 for Sarvanau's); a minibatch step descends the same expression over its ``B`` examples, so
-that the flow time per step is the learning rate either way (:func:`ntkbook.flow.sgd_flow_time`).
-
-Parameter snapshots at chosen steps are written into a buffer inside the scan, so the NTK can be
-compared before and after training (:func:`ntk_drift`) without a Python loop over steps.
+that the flow time per step is the learning rate either way
+(:func:`ntkbook.dynamics.conventions.sgd_flow_time`). Both run as one compiled scan of
+:func:`ntkbook.dynamics.sgd.minibatch_scan` (gradient descent is the batch of all ``N`` rows
+every step; SGD uses the ``drop_last`` batch policy with JAX permutations), with parameter
+snapshots at chosen steps written inside the scan.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbook.core.kernel import empirical_ntk
 from ntkbook.core.mlp import MLP, Params
+from ntkbook.dynamics.sgd import REGRESSION, batches, minibatch_scan
 
-__all__ = [
-    "DriftRun",
-    "TrainResult",
-    "drift_sweep",
-    "kernel_drift",
-    "mse_loss",
-    "ntk_drift",
-    "train_gd",
-    "train_sgd",
-]
+__all__ = ["TrainResult", "mse_loss", "train_gd", "train_sgd"]
 
 
 @dataclass(frozen=True)
@@ -78,52 +69,6 @@ def mse_loss(
     return loss_scale * jnp.sum(r * r) / x.shape[0]
 
 
-def _write(buffer: Params, slot: jax.Array, params: Params) -> Params:
-    """``buffer[slot] = params`` where ``slot >= 0``; unchanged otherwise."""
-    return jax.lax.cond(
-        slot >= 0,
-        lambda b: jax.tree_util.tree_map(lambda s, p: s.at[slot].set(p), b, params),
-        lambda b: b,
-        buffer,
-    )
-
-
-@partial(jax.jit, static_argnames=("net", "eval_every", "n_snap", "full_batch"))
-def _run(net, params, x, y, lr, loss_scale, batches, slots, eval_every, n_snap, full_batch):
-    """The scan. ``batches`` (S, B) indexes ``x``; ``slots`` (S + 1,) maps step -> snapshot slot."""
-    steps = batches.shape[0]
-    n_evals = -(-steps // eval_every) + 1
-    loss_fn = partial(mse_loss, net)
-    grad_fn = jax.value_and_grad(loss_fn)
-    snaps = jax.tree_util.tree_map(
-        lambda p: jnp.zeros((max(n_snap, 1),) + p.shape, p.dtype), params
-    )
-    evals = jnp.zeros((n_evals,), x.dtype)
-
-    def step(carry, inputs):
-        p, snaps, evals = carry
-        k, idx = inputs
-        snaps = _write(snaps, slots[k], p)
-        if full_batch:
-            loss, g = grad_fn(p, x, y, loss_scale)
-        else:
-            loss, g = grad_fn(p, x[idx], y[idx], loss_scale)
-            evals = jax.lax.cond(
-                k % eval_every == 0,
-                lambda e: e.at[k // eval_every].set(loss_fn(p, x, y, loss_scale)),
-                lambda e: e,
-                evals,
-            )
-        p = jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g)
-        return (p, snaps, evals), loss
-
-    ks = jnp.arange(steps)
-    (params, snaps, evals), batch_losses = jax.lax.scan(step, (params, snaps, evals), (ks, batches))
-    snaps = _write(snaps, slots[steps], params)
-    final = loss_fn(params, x, y, loss_scale)
-    return params, snaps, evals.at[-1].set(final), batch_losses
-
-
 def _slots(snapshot_steps: Sequence[int], steps: int) -> tuple[np.ndarray, list[int]]:
     wanted = sorted({int(s) for s in snapshot_steps})
     if wanted and (wanted[0] < 0 or wanted[-1] > steps):
@@ -145,27 +90,29 @@ def _check_finite_losses(losses: np.ndarray, steps: np.ndarray, lr: float, what:
         )
 
 
-def _result(net, params, x, y, lr, loss_scale, batches, snapshot_steps, eval_every, full_batch):
-    steps = batches.shape[0]
+def _result(net, params, x, y, lr, loss_scale, index, snapshot_steps, eval_every, full_batch):
+    """Run the scan over ``index`` (S, B) and collect losses and snapshots."""
+    steps = index.shape[0]
     slots, wanted = _slots(snapshot_steps, steps)
-    out, snaps, evals, batch_losses = _run(
-        net, params, x, y, lr, loss_scale, jnp.asarray(batches), jnp.asarray(slots),
-        eval_every, len(wanted), full_batch,
+    run = minibatch_scan(
+        net, params, x, y, index, np.ones(index.shape, np.float32), lr, kind=REGRESSION,
+        loss_scale=loss_scale, record=True, eval_every=max(steps, 1) if full_batch else eval_every,
+        snapshot_slots=slots if wanted else None,
     )  # fmt: skip
-    batch_losses = np.asarray(batch_losses, dtype=np.float64)
+    batch_losses = np.asarray(run.batch_losses, dtype=np.float64)
     if full_batch:
-        losses = np.append(batch_losses, float(evals[-1]))
+        losses = np.append(batch_losses, float(run.evals[-1]))
         loss_steps = np.arange(steps + 1)
     else:
-        losses = np.asarray(evals, dtype=np.float64)
+        losses = np.asarray(run.evals, dtype=np.float64)
         loss_steps = np.append(np.arange(0, steps, eval_every), steps)
     what = "gradient descent" if full_batch else "SGD"
     _check_finite_losses(losses, loss_steps, lr, what)
     _check_finite_losses(batch_losses, np.arange(steps), lr, what)
     snapshots = {
-        s: jax.tree_util.tree_map(lambda b, i=i: b[i], snaps) for i, s in enumerate(wanted)
+        s: jax.tree_util.tree_map(lambda b, i=i: b[i], run.snapshots) for i, s in enumerate(wanted)
     }
-    return TrainResult(out, losses, loss_steps, batch_losses, snapshots, lr, loss_scale)
+    return TrainResult(run.params, losses, loss_steps, batch_losses, snapshots, lr, loss_scale)
 
 
 def train_gd(
@@ -200,15 +147,15 @@ def train_gd(
     dtype = params[0][0].dtype
     x = jnp.asarray(x, dtype)
     y = _targets(net, x, y)
-    batches = np.zeros((int(steps), 0), dtype=np.int32)
-    return _result(net, params, x, y, learning_rate, loss_scale, batches, snapshot_steps, 1, True)
+    index = np.tile(np.arange(x.shape[0], dtype=np.int32), (int(steps), 1))
+    return _result(net, params, x, y, learning_rate, loss_scale, index, snapshot_steps, 1, True)
 
 
 def _sgd_batches(key: jax.Array, n: int, batch_size: int, epochs: int) -> np.ndarray:
-    """``(epochs * (n // batch_size), batch_size)`` indices: a fresh permutation every epoch."""
-    per_epoch = n // batch_size
+    """``(epochs * (n // batch_size), batch_size)`` indices: a fresh JAX permutation every
+    epoch (keys ``jax.random.split(key, epochs)``), cut by the ``drop_last`` policy."""
     perms = jax.vmap(lambda k: jax.random.permutation(k, n))(jax.random.split(key, epochs))
-    return np.asarray(perms[:, : per_epoch * batch_size]).reshape(epochs * per_epoch, batch_size)
+    return batches(np.asarray(perms), batch_size, drop_last=True)[0]
 
 
 def train_sgd(
@@ -254,101 +201,9 @@ def train_sgd(
     y = _targets(net, x, y)
     if not 1 <= batch_size <= x.shape[0]:
         raise ValueError(f"batch_size must be in 1..{x.shape[0]}, got {batch_size}")
-    batches = _sgd_batches(key, x.shape[0], batch_size, int(epochs))
+    index = _sgd_batches(key, x.shape[0], batch_size, int(epochs))
     every = x.shape[0] // batch_size if eval_every is None else int(eval_every)
     if every < 1:
         raise ValueError(f"eval_every must be >= 1, got {eval_every}")
-    return _result(
-        net, params, x, y, learning_rate, loss_scale, batches, snapshot_steps, every, False
-    )
-
-
-def kernel_drift(theta0, theta_t) -> float:
-    """Relative change of a kernel, ``||Theta_t - Theta_0||_F / ||Theta_0||_F``, in float64."""
-    a = np.asarray(theta0, dtype=np.float64)
-    b = np.asarray(theta_t, dtype=np.float64)
-    return float(np.linalg.norm(b - a) / np.linalg.norm(a))
-
-
-def ntk_drift(net: MLP, params0: Params, params_list: Sequence[Params], x: jax.Array) -> np.ndarray:
-    """``||Theta(theta_k) - Theta(theta_0)||_F / ||Theta(theta_0)||_F`` for each of
-    ``params_list``, with the empirical NTK on ``x``.
-
-    Returns:
-        ``(len(params_list),)`` float64.
-    """
-    theta0 = empirical_ntk(net, params0, x)
-    return np.array([kernel_drift(theta0, empirical_ntk(net, p, x)) for p in params_list])
-
-
-@dataclass(frozen=True)
-class DriftRun:
-    """One gradient-descent run of :func:`drift_sweep`.
-
-    Attributes:
-        width: hidden width.
-        seed: PRNG seed of the initialisation.
-        ntk_drift: ``||Theta_T - Theta_0||_F / ||Theta_0||_F`` after the run.
-        param_change: ``||theta_T - theta_0|| / ||theta_0||``.
-        param_distance: ``||theta_T - theta_0||``.
-        flow_times: ``(steps + 1,)`` gradient-flow times ``eta * k``.
-        losses: ``(steps + 1,)`` full-batch losses.
-    """
-
-    width: int
-    seed: int
-    ntk_drift: float
-    param_change: float
-    param_distance: float
-    flow_times: np.ndarray = field(repr=False)
-    losses: np.ndarray = field(repr=False)
-
-
-def _norm(params: Params) -> float:
-    return float(np.sqrt(sum(float(jnp.sum(p * p)) for p in jax.tree_util.tree_leaves(params))))
-
-
-def drift_sweep(
-    x: jax.Array,
-    y: jax.Array,
-    widths: Sequence[int],
-    seeds: Sequence[int],
-    *,
-    depth: int,
-    learning_rate: float,
-    steps: int,
-    activation: str = "relu",
-    parametrization: str = "ntk",
-    loss_scale: float = 1.0,
-) -> list[DriftRun]:
-    """Train one network per width and seed with GD and measure how much its NTK moved.
-
-    Networks are single-output MLPs ``(n_0, width, ..., width, 1)`` with ``depth`` weight layers,
-    initialised with ``jax.random.PRNGKey(seed)`` in the dtype of ``x``'s default (float64 with
-    ``jax_enable_x64``).
-
-    Returns:
-        One :class:`DriftRun` per ``(width, seed)``, widths outer.
-    """
-    runs = []
-    for width in widths:
-        net = MLP((x.shape[1],) + (int(width),) * (depth - 1) + (1,), activation, parametrization)
-        for seed in seeds:
-            params0 = net.init(jax.random.PRNGKey(int(seed)))
-            result = train_gd(
-                net, params0, x, y, learning_rate=learning_rate, steps=steps,
-                loss_scale=loss_scale,
-            )  # fmt: skip
-            delta = jax.tree_util.tree_map(lambda a, b: a - b, result.params, params0)
-            runs.append(
-                DriftRun(
-                    width=int(width),
-                    seed=int(seed),
-                    ntk_drift=float(ntk_drift(net, params0, [result.params], x)[0]),
-                    param_change=_norm(delta) / _norm(params0),
-                    param_distance=_norm(delta),
-                    flow_times=result.flow_times,
-                    losses=result.losses,
-                )
-            )
-    return runs
+    return _result(net, params, x, y, learning_rate, loss_scale, index, snapshot_steps, every,
+                   False)

@@ -18,7 +18,8 @@ import numpy as np
 from ntkbook.core.kernel import empirical_ntk
 from ntkbook.core.mlp import MLP
 from ntkbook.core.spectrum import eigvalsh
-from ntkbook.dynamics.train import kernel_drift, train_sgd
+from ntkbook.dynamics.train import train_sgd
+from ntkbook.experiments.drift import kernel_drift
 
 
 @dataclass(frozen=True)
