@@ -4,7 +4,7 @@ Targets (see benchmarks/README.md):
 
 * A: N = 200, MLP 784 -> 1000 x 9 -> 1, NTK parametrisation, float64. ntkbook at most half the
   time of neural-tangents 0.6.5's structured derivatives (``--with-nt``), and at least 50 times
-  faster than the explicit Jacobian (``ntkbook.reference.jacobian_ntk``) where that fits in
+  faster than the explicit Jacobian (``ntkbook.core.reference.jacobian_ntk``) where that fits in
   memory; where it does not, both are timed at the largest N that fits.
 * B: N = 2000, MLP 784 -> 1000 -> 1000 -> 10, standard parametrisation, float32, the
   mean-over-outputs kernel: under 1 s.

@@ -2,7 +2,7 @@
 
 Runs inside benchmarks/.venv-nt (jax 0.4.25, neural-tangents 0.6.5; see setup_nt_venv.sh) and
 must not import ntkbook. The network is written here as a plain JAX function ``f(params, x)``,
-the same forward pass as ``ntkbook.mlp.MLP.apply``: layer ``l`` computes
+the same forward pass as ``ntkbook.core.mlp.MLP.apply``: layer ``l`` computes
 ``(a @ W_l) * s_l + b_l``, ReLU on every layer but the last. With ``s_l = 1/sqrt(fan_in)`` and
 N(0, 1) weights and biases this is NT's ``stax.Dense(parameterization='ntk', W_std=1, b_std=1)``
 network. Neural Tangents differentiates it with its structured-derivatives implementation.
@@ -47,7 +47,7 @@ def import_neural_tangents():
 
 
 def weight_scales(sizes: list[int], parametrization: str) -> list[float]:
-    """The factor layer ``l`` multiplies ``a @ W`` by (as ``ntkbook.mlp.MLP.weight_scales``)."""
+    """The factor layer ``l`` multiplies ``a @ W`` by (as ``ntkbook.core.mlp.MLP.weight_scales``)."""
     if parametrization == "ntk":
         return [1.0 / math.sqrt(n) for n in sizes[:-1]]
     if parametrization == "berg":

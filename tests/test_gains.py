@@ -8,8 +8,8 @@ import scipy.linalg
 
 from ntkbook.dynamics import gains
 from ntkbook.dynamics.conventions import steps_per_epoch
-from ntkbook.dynamics.flow import SARVANAU_FMNIST
 from ntkbook.dynamics.gains import ReplacedSGD
+from ntkbook.reported import SARVANAU_FMNIST
 
 REPLACED = ReplacedSGD(learning_rate=0.05, steps_per_epoch=3, epochs_replaced=2,
                        total_epochs=4, n_train=12, n_kernel=5, loss_scale=0.5)

@@ -35,7 +35,7 @@ class MLP:
 
     Args:
         sizes: layer widths ``(n_0, n_1, ..., n_D)``: input, hidden layers, output.
-        activation: name of the activation (see :data:`ntkbook.activations.ACTIVATIONS`).
+        activation: name of the activation (see :data:`ntkbook.core.activations.ACTIVATIONS`).
         parametrization: ``"ntk"`` or ``"standard"``.
     """
 

@@ -32,20 +32,8 @@ from ntkbook.dynamics.conventions import (
 from ntkbook.dynamics.linearised import LinearizedPath, integrate_linearized_flow
 from ntkbook.dynamics.updates import ntk3_update
 
-#: Sarvanau's (2025) Fashion-MNIST setting (sec. 4.1, 4.5, 5.1.2): SGD step, batch size, training
-#: set, NTK subset, total epochs and the (rounded) mean switch epoch of the parameter-norm
-#: heuristic.
-SARVANAU_FMNIST = {
-    "learning_rate": 0.007,
-    "batch_size": 128,
-    "n_train": 42000,
-    "n_kernel": 2000,
-    "total_epochs": 15,
-    "switch_epoch": 10,
-}
-
 __all__ = [
-    "BERG_LOSS_SCALE", "SARVANAU_FMNIST", "SARVANAU_LOSS_SCALE", "KernelEigh", "LinearizedPath",
+    "BERG_LOSS_SCALE", "SARVANAU_LOSS_SCALE", "KernelEigh", "LinearizedPath",
     "berg_faithful_bound", "du_discrete_bound", "du_learning_rate", "flat_ntk", "flatten_params",
     "flow_rate", "flow_residual", "integrate_linearized_flow", "kernel_eigh", "loss_bound",
     "ntk3_update", "pinv_cutoff", "relative_error", "sgd_flow_time", "squared_loss",

@@ -35,7 +35,7 @@ from ntkbook.core.products import (
 )
 from ntkbook.dynamics.conventions import SARVANAU_LOSS_SCALE, flow_rate
 from ntkbook.dynamics.gains import ntk3_gains
-from ntkbook.dynamics.updates import ntk3_update, output_residual
+from ntkbook.dynamics.updates import output_residual
 
 
 @dataclass(frozen=True)
@@ -189,13 +189,6 @@ def ntk3_matrix_free(
     step = jacobian_transpose_product(net, params0, x, result.value, block_rows)
     params = jax.tree_util.tree_map(lambda p, s: p - s, params0, step)
     return MatrixFreeNTK3(params, result, float(np.linalg.norm(r0)))
-
-
-def ntk3_dense_mean_kernel(net: MLP, params0: Params, x: jax.Array, y: jax.Array, t: float,
-                           **kwargs) -> Params:
-    """NTK3 with the dense mean-over-outputs kernel ``Theta_mean (x) I``: kept for callers of the
-    old name; it is :func:`ntkbook.dynamics.updates.ntk3_update` with ``kind="mean"``."""
-    return ntk3_update(net, params0, x, y, t, kind="mean", **kwargs)
 
 
 def accuracy(net: MLP, params: Params, x: jax.Array, labels: np.ndarray,

@@ -212,7 +212,7 @@ def convergence_to_limit(
     Args:
         x: inputs ``(n, n_0)``.
         theta_limit: the limit kernel on ``x``, ``(n, n)``
-            (:func:`ntkbook.limit.infinite_width_ntk`).
+            (:func:`ntkbook.core.limit.infinite_width_ntk`).
         activation, depth: the architecture; widths, seeds: the draws.
 
     Returns:
