@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from ntkbook import MLP, reported
+from ntkbook import MLP, dynamics, reported
+from ntkbook.core.mlp import flatten_params
 from ntkbook.core.reference import jacobian
-from ntkbook.dynamics import flow
 from ntkbook.dynamics import updates as ntk_updates
 from ntkbook.dynamics.sgd import epoch_batches, sgd_epoch
 from ntkbook.dynamics.updates import ReplacedSGD
@@ -41,7 +41,7 @@ def tiny():
 
 
 def _flat(params):
-    return flow.flatten_params(params)
+    return flatten_params(params)
 
 
 def _explicit_kernels(jac):
@@ -107,7 +107,7 @@ def test_ntk1_descent_by_jvp_vjp_equals_explicit_iteration(tiny):
 def test_ntk3_equals_integrated_linearised_flow(tiny):
     net, params, x, y, _ = tiny
     rate, t = REPLACED.consistent_rate, 3.0
-    path = flow.integrate_linearized_flow(net, params, x, y, [0.0, t], rate=rate)
+    path = dynamics.integrate_linearized_flow(net, params, x, y, [0.0, t], rate=rate)
     kern = ntk_updates.subset_kernel(net, params, x, y, kind="full")
     gains = ntk_updates.ntk3_gains(kern.eigenvalues, rate=rate, t=t)
     got = ntk_updates.apply_update(net, params, x, kern.coefficients(gains))

@@ -5,7 +5,7 @@ method (NTK1/2/3, faithful and consistent), linearised references and the one SG
 Modules: ``conventions`` (rate, time, losses, cutoff), ``closed_form`` (flow, bounds),
 ``linearised`` (integrated and iterated references), ``gains``, ``updates`` (dense, on a kernel
 subset), ``matfree`` (Lanczos NTK3), ``sgd`` (batches and the scan), ``train`` (GD/SGD runs with
-history); ``flow`` is a face over the first three.
+history). This face re-exports their public names.
 """
 
 from ntkbook.dynamics.closed_form import (

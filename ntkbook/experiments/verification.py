@@ -1,7 +1,8 @@
 """Berg's verification: train networks by SGD and watch the loss, the bounds and the NTK move.
 
 One run trains a single-output MLP on the 200-image subset with minibatch SGD (one compiled
-``lax.scan``, :func:`ntkbook.dynamics.train.train_sgd`) and keeps parameter snapshots at chosen epochs;
+``lax.scan``, :func:`ntkbook.dynamics.train.train_sgd`) and keeps parameter snapshots at chosen
+epochs;
 the empirical NTK of every snapshot is then computed in float64, giving the kernel's drift
 ``||Theta_t - Theta_0||_F / ||Theta_0||_F`` and its extreme eigenvalues along training.
 """

@@ -16,9 +16,9 @@ import jax
 import numpy as np
 import scipy.linalg
 
-from ntkbook.core.kernel import empirical_ntk
-from ntkbook.core.mlp import Params
-from ntkbook.dynamics import flow
+from ntkbook import dynamics
+from ntkbook.core.kernel import empirical_ntk, flat_ntk
+from ntkbook.core.mlp import Params, flatten_params
 from ntkbook.dynamics import updates as ntk_updates
 from ntkbook.dynamics.sgd import sgd_steps
 from ntkbook.dynamics.updates import ReplacedSGD
@@ -34,14 +34,14 @@ def full_kernel_comparison(ctx: RunContext, params_s: Params, replaced: Replaced
     n = min(spec.full_kernel_samples, int(ctx.x_sub.shape[0]))
     x, y = ctx.x_sub[:n], ctx.t_sub[:n]
     small = dataclasses.replace(replaced, n_kernel=n)
-    full_k = flow.flat_ntk(net, params_s, x)
+    full_k = flat_ntk(net, params_s, x)
     kron = np.kron(np.asarray(empirical_ntk(net, params_s, x), np.float64), np.eye(net.n_outputs))
     blocks = full_k.reshape(n, net.n_outputs, n, net.n_outputs)
     out = {"samples": n,
            "kernel_rel_gap": float(np.linalg.norm(full_k - kron) / np.linalg.norm(full_k)),
            "off_diagonal_share": float(np.sqrt(max(0.0, 1.0 - np.sum(
                np.einsum("iojo->ijo", blocks) ** 2) / np.sum(full_k**2))))}
-    flat0 = flow.flatten_params(params_s)
+    flat0 = flatten_params(params_s)
     moves: dict = {}
     for kind in ("mean", "full"):
         kern = ntk_updates.subset_kernel(net, params_s, x, y, kind=kind)
@@ -49,7 +49,7 @@ def full_kernel_comparison(ctx: RunContext, params_s: Params, replaced: Replaced
         gains = ntk_updates.cumulative_gains("NTK3", "consistent", kern.eigenvalues, small)[-1]
         for residual in spec.residuals:
             new = ntk_updates.apply_update(net, params_s, x, kern.coefficients(gains, residual))
-            moves[kind, residual] = flow.flatten_params(new) - flat0
+            moves[kind, residual] = flatten_params(new) - flat0
             loss, metric = ctx.evaluate(new, "test")
             out[f"test_loss_{kind}_{residual}"] = loss
             out[f"test_metric_{kind}_{residual}"] = metric
@@ -66,10 +66,10 @@ def cutoff_comparison(ctx: RunContext, params_s: Params, replaced: ReplacedSGD) 
     net, spec = ctx.net, ctx.spec
     kern = ntk_updates.subset_kernel(net, params_s, ctx.x_sub, ctx.t_sub, kind=spec.kernel)
     m = kern.eigenvalues.shape[0]
-    worst = dataclasses.replace(kern, cutoff=flow.pinv_cutoff(
+    worst = dataclasses.replace(kern, cutoff=dynamics.pinv_cutoff(
         kern.eigenvalues, m * float(np.finfo(np.float32).eps)))
     gains = ntk_updates.cumulative_gains("NTK3", "consistent", kern.eigenvalues, replaced)[-1]
-    flat0 = flow.flatten_params(params_s)
+    flat0 = flatten_params(params_s)
     out = {"eigenvalues": m, "lambda_max": float(kern.eigenvalues[-1])}
     for name, k in (("float64", kern), ("float32", worst)):
         out[f"cutoff_{name}"] = k.cutoff
@@ -79,7 +79,7 @@ def cutoff_comparison(ctx: RunContext, params_s: Params, replaced: ReplacedSGD) 
         for name, k in (("float64", kern), ("float32", worst)):
             new = ntk_updates.apply_update(net, params_s, ctx.x_sub,
                                            k.coefficients(gains, residual))
-            moves[name] = flow.flatten_params(new) - flat0
+            moves[name] = flatten_params(new) - flat0
             out[f"test_metric_{name}_{residual}"] = ctx.evaluate(new, "test")[1]
         out[f"update_rel_diff_{residual}"] = float(
             np.linalg.norm(moves["float32"] - moves["float64"]) / np.linalg.norm(moves["float64"]))
