@@ -13,9 +13,8 @@ import scipy.linalg
 from ntkbook import MLP, dynamics, reported
 from ntkbook.core.mlp import flatten_params
 from ntkbook.core.reference import jacobian
-from ntkbook.dynamics import updates as ntk_updates
+from ntkbook.dynamics.gains import ReplacedSGD
 from ntkbook.dynamics.sgd import epoch_batches, sgd_epoch
-from ntkbook.dynamics.updates import ReplacedSGD
 from ntkbook.experiments import hybrid
 from ntkbook.experiments.hybrid import heuristics
 from ntkbook.experiments.hybrid.context import RunContext
@@ -72,16 +71,16 @@ def _explicit_gain_matrix(method, variant, k, rep):
 
 
 @pytest.mark.parametrize("kind", ["full", "mean"])
-@pytest.mark.parametrize("method", ntk_updates.METHODS)
-@pytest.mark.parametrize("variant", ntk_updates.VARIANTS)
-@pytest.mark.parametrize("residual", ntk_updates.RESIDUALS)
+@pytest.mark.parametrize("method", dynamics.METHODS)
+@pytest.mark.parametrize("variant", dynamics.VARIANTS)
+@pytest.mark.parametrize("residual", dynamics.RESIDUALS)
 def test_updates_match_explicit_jacobian(tiny, kind, method, variant, residual):
     net, params, x, y, jac = tiny
-    kern = ntk_updates.subset_kernel(net, params, x, y, kind=kind)
+    kern = dynamics.subset_kernel(net, params, x, y, kind=kind)
     k = _explicit_kernels(jac)[kind]
     r = kern.residual(residual).reshape(-1)
     expected = _flat(params) - jac.T @ (_explicit_gain_matrix(method, variant, k, REPLACED) @ r)
-    got = ntk_updates.ntk_update(net, params, x, kern, method, variant, REPLACED, residual)[-1]
+    got = dynamics.ntk_update(net, params, x, kern, method, variant, REPLACED, residual)[-1]
     np.testing.assert_allclose(_flat(got), expected, rtol=1e-9, atol=1e-11)
 
 
@@ -92,13 +91,13 @@ def test_ntk1_descent_by_jvp_vjp_equals_explicit_iteration(tiny):
     delta = np.zeros(jac.shape[1])
     for _ in range(steps):
         delta -= rate * step * jac.T @ (r0 + jac @ delta)
-    got = ntk_updates.ntk1_descent(net, params, x, y, rate=rate, step=step, n_steps=steps)
+    got = dynamics.ntk1_descent(net, params, x, y, rate=rate, step=step, n_steps=steps)
     np.testing.assert_allclose(_flat(got) - _flat(params), delta, rtol=1e-10, atol=1e-13)
-    kern = ntk_updates.subset_kernel(net, params, x, y, kind="full")
-    gains = ntk_updates.ntk1_gains(kern.eigenvalues, rate=rate, step=step, n_updates=steps)
-    spectral = ntk_updates.apply_update(net, params, x, kern.coefficients(gains))
+    kern = dynamics.subset_kernel(net, params, x, y, kind="full")
+    gains = dynamics.ntk1_gains(kern.eigenvalues, rate=rate, step=step, n_updates=steps)
+    spectral = dynamics.apply_update(net, params, x, kern.coefficients(gains))
     np.testing.assert_allclose(_flat(spectral), _flat(got), rtol=1e-10, atol=1e-13)
-    nonlinear = ntk_updates.ntk1_descent(net, params, x, y, rate=rate, step=step, n_steps=1,
+    nonlinear = dynamics.ntk1_descent(net, params, x, y, rate=rate, step=step, n_steps=1,
                                          linearised=False)
     first = _flat(params) - rate * step * jac.T @ r0  # one step: both readings agree
     np.testing.assert_allclose(_flat(nonlinear), first, rtol=1e-10, atol=1e-13)
@@ -108,23 +107,23 @@ def test_ntk3_equals_integrated_linearised_flow(tiny):
     net, params, x, y, _ = tiny
     rate, t = REPLACED.consistent_rate, 3.0
     path = dynamics.integrate_linearized_flow(net, params, x, y, [0.0, t], rate=rate)
-    kern = ntk_updates.subset_kernel(net, params, x, y, kind="full")
-    gains = ntk_updates.ntk3_gains(kern.eigenvalues, rate=rate, t=t)
-    got = ntk_updates.apply_update(net, params, x, kern.coefficients(gains))
+    kern = dynamics.subset_kernel(net, params, x, y, kind="full")
+    gains = dynamics.ntk3_gains(kern.eigenvalues, rate=rate, t=t)
+    got = dynamics.apply_update(net, params, x, kern.coefficients(gains))
     np.testing.assert_allclose(_flat(got), _flat(path.params_at(1)), rtol=1e-8, atol=1e-10)
 
 
 def test_ntk1_with_many_tiny_steps_approaches_ntk3(tiny):
     net, params, x, y, _ = tiny
     rate, t = REPLACED.consistent_rate, 2.0
-    kern = ntk_updates.subset_kernel(net, params, x, y, kind="full")
-    target = _flat(ntk_updates.apply_update(
-        net, params, x, kern.coefficients(ntk_updates.ntk3_gains(kern.eigenvalues, rate=rate,
+    kern = dynamics.subset_kernel(net, params, x, y, kind="full")
+    target = _flat(dynamics.apply_update(
+        net, params, x, kern.coefficients(dynamics.ntk3_gains(kern.eigenvalues, rate=rate,
                                                                  t=t))))
     move = np.linalg.norm(target - _flat(params))
     errors = []
     for steps in (20, 200, 2000):
-        got = ntk_updates.ntk1_descent(net, params, x, y, rate=rate, step=t / steps,
+        got = dynamics.ntk1_descent(net, params, x, y, rate=rate, step=t / steps,
                                        n_steps=steps)
         errors.append(np.linalg.norm(_flat(got) - target) / move)
     assert errors[2] < 1e-3 and errors[2] < errors[1] / 5 < errors[0] / 25
@@ -133,31 +132,31 @@ def test_ntk1_with_many_tiny_steps_approaches_ntk3(tiny):
 def test_faithful_and_consistent_differ_by_the_time_mapping():
     lam = np.geomspace(1e-3, 40.0, 25)
     rep = REPLACED
-    ntk3 = {v: ntk_updates.cumulative_gains("NTK3", v, lam, rep)[0] for v in ntk_updates.VARIANTS}
+    ntk3 = {v: dynamics.cumulative_gains("NTK3", v, lam, rep)[0] for v in dynamics.VARIANTS}
     rho = rep.consistent_rate
-    for v in ntk_updates.VARIANTS:  # NTK3 = the flow at the consistent rate for a mapped time
-        mapped = ntk_updates.ntk3_gains(lam, rate=rho, t=rep.equivalent_flow_time(v))
+    for v in dynamics.VARIANTS:  # NTK3 = the flow at the consistent rate for a mapped time
+        mapped = dynamics.ntk3_gains(lam, rate=rho, t=rep.equivalent_flow_time(v))
         np.testing.assert_allclose(ntk3[v], mapped, rtol=1e-12)
     assert rep.equivalent_flow_time("faithful") == pytest.approx(
         rep.total_epochs / rep.n_train / rho)
     assert rep.equivalent_flow_time("consistent") == pytest.approx(rep.learning_rate * rep.steps)
     eta, spe = rep.learning_rate, rep.steps_per_epoch
     decay_f = np.repeat(2.0 * np.arange(rep.epochs_replaced) / rep.n_kernel, spe)
-    ntk2_f = ntk_updates.cumulative_gains("NTK2", "faithful", lam, rep)[-1]
+    ntk2_f = dynamics.cumulative_gains("NTK2", "faithful", lam, rep)[-1]
     np.testing.assert_allclose(
-        ntk2_f, ntk_updates.ntk2_gains(lam, rate=1 / rep.n_kernel, step=eta, decay=decay_f),
+        ntk2_f, dynamics.ntk2_gains(lam, rate=1 / rep.n_kernel, step=eta, decay=decay_f),
         rtol=1e-12)
-    ntk2_c = ntk_updates.cumulative_gains("NTK2", "consistent", lam, rep)[-1]
+    ntk2_c = dynamics.cumulative_gains("NTK2", "consistent", lam, rep)[-1]
     np.testing.assert_allclose(
-        ntk2_c, ntk_updates.ntk2_gains(lam, rate=rho, step=eta,
+        ntk2_c, dynamics.ntk2_gains(lam, rate=rho, step=eta,
                                        decay=rho * eta * np.arange(rep.steps)), rtol=1e-12)
     # NTK1: the thesis' eta / N is the consistent step for c = 1/2, half of it for c = 1.
-    np.testing.assert_array_equal(ntk_updates.cumulative_gains("NTK1", "faithful", lam, rep),
-                                  ntk_updates.cumulative_gains("NTK1", "consistent", lam, rep))
+    np.testing.assert_array_equal(dynamics.cumulative_gains("NTK1", "faithful", lam, rep),
+                                  dynamics.cumulative_gains("NTK1", "consistent", lam, rep))
     mse = dataclasses.replace(rep, loss_scale=1.0)
     np.testing.assert_allclose(
-        ntk_updates.cumulative_gains("NTK1", "faithful", lam, mse)[-1],
-        ntk_updates.ntk1_gains(lam, rate=mse.consistent_rate / 2, step=eta, n_updates=rep.steps),
+        dynamics.cumulative_gains("NTK1", "faithful", lam, mse)[-1],
+        dynamics.ntk1_gains(lam, rate=mse.consistent_rate / 2, step=eta, n_updates=rep.steps),
         rtol=1e-12)
 
 
@@ -165,8 +164,8 @@ def test_residual_factors_match_chapter_one_transfers():
     lam = np.geomspace(1e-2, 50.0, 30)
     rep = REPLACED
     rho, eta, s = rep.consistent_rate, rep.learning_rate, rep.steps
-    factor = {m: ntk_updates.residual_factors(
-        lam, ntk_updates.cumulative_gains(m, "consistent", lam, rep)[-1]) for m in ("NTK1",
+    factor = {m: dynamics.residual_factors(
+        lam, dynamics.cumulative_gains(m, "consistent", lam, rep)[-1]) for m in ("NTK1",
                                                                                   "NTK2", "NTK3")}
     # chapter one's residual factors on the linearised model, in closed form
     np.testing.assert_allclose(factor["NTK1"], (1.0 - rho * eta * lam) ** s, atol=1e-12)
@@ -179,7 +178,7 @@ def test_residual_factors_match_chapter_one_transfers():
 
 
 def test_time_scale_rows_name_the_ratio():
-    rows = {r["quantity"]: r for r in ntk_updates.time_scale_rows(REPLACED)}
+    rows = {r["quantity"]: r for r in dynamics.time_scale_rows(REPLACED)}
     ntk3 = rows["NTK3 exponent a"]
     assert ntk3["faithful"] == pytest.approx(REPLACED.total_epochs / REPLACED.n_train)
     assert ntk3["faithful / consistent"] == pytest.approx(ntk3["faithful"] / ntk3["consistent"])
@@ -187,11 +186,11 @@ def test_time_scale_rows_name_the_ratio():
 
 def test_unstable_ntk1_step_is_reported_by_its_mode_factor():
     lam = np.array([1.0, 100.0])
-    gains = ntk_updates.ntk1_gains(lam, rate=0.05, step=1.0, n_updates=50)  # 0.05 * 100 = 5 > 2
-    factors = ntk_updates.residual_factors(lam, gains)
+    gains = dynamics.ntk1_gains(lam, rate=0.05, step=1.0, n_updates=50)  # 0.05 * 100 = 5 > 2
+    factors = dynamics.residual_factors(lam, gains)
     assert abs(factors[0]) < 1 and abs(factors[1]) > 1e20
     with pytest.raises(ValueError, match="unknown residual"):
-        ntk_updates.phase_loss(np.zeros((2, 2)), np.zeros((2, 2)), "hinge")
+        dynamics.phase_loss(np.zeros((2, 2)), np.zeros((2, 2)), "hinge")
 
 
 # ----------------------------------------------------------------------------- SGD

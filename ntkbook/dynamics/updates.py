@@ -46,26 +46,14 @@ import numpy as np
 from ntkbook.core.kernel import check_finite, empirical_ntk, flat_ntk
 from ntkbook.core.mlp import MLP, Params
 from ntkbook.core.products import jacobian_transpose_product, outputs
-from ntkbook.core.spectrum import lapack_threads, symmetric_eigh
+from ntkbook.core.spectrum import symmetric_eigh
 from ntkbook.dynamics.conventions import SARVANAU_LOSS_SCALE, flow_rate, pinv_cutoff
-from ntkbook.dynamics.gains import (
-    METHODS,
-    VARIANTS,
-    ReplacedSGD,
-    cumulative_gains,
-    ntk1_gains,
-    ntk2_gains,
-    ntk3_gains,
-    residual_factors,
-    time_scale_rows,
-)
-from ntkbook.dynamics.linearised import as_targets, ntk1_descent
+from ntkbook.dynamics.gains import ReplacedSGD, cumulative_gains, ntk3_gains
+from ntkbook.dynamics.linearised import as_targets
 
 __all__ = [
-    "METHODS", "RESIDUALS", "VARIANTS", "ReplacedSGD", "SubsetKernel", "apply_update",
-    "cumulative_gains", "lapack_threads", "ntk1_descent", "ntk1_gains", "ntk2_gains",
-    "ntk3_gains", "ntk3_update", "ntk_update", "output_residual", "outputs", "phase_loss",
-    "residual_factors", "subset_kernel", "time_scale_rows",
+    "RESIDUALS", "SubsetKernel", "apply_update", "ntk3_update", "ntk_update", "output_residual",
+    "phase_loss", "subset_kernel",
 ]
 
 RESIDUALS = ("squared", "softmax")

@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ntkbook import dynamics
 from ntkbook.core.mlp import Params
-from ntkbook.dynamics import updates as ntk_updates
 from ntkbook.experiments.hybrid.spec import HybridSpec
 from ntkbook.experiments.hybrid.task import Task, evaluate, network, ntk_subset
 
@@ -48,10 +48,10 @@ class RunContext:
         x, y = (self.x_val, self.y_val) if split == "val" else (self.x_test, self.y_test)
         return evaluate(self.net, params, x, y, self.kind)
 
-    def replaced(self, switch_epoch: int) -> ntk_updates.ReplacedSGD:
+    def replaced(self, switch_epoch: int) -> dynamics.ReplacedSGD:
         """The SGD from ``switch_epoch`` to ``E`` that an NTK update replaces."""
         spec = self.spec
-        return ntk_updates.ReplacedSGD(spec.learning_rate, self.steps_per_epoch,
+        return dynamics.ReplacedSGD(spec.learning_rate, self.steps_per_epoch,
                                        spec.epochs - switch_epoch, spec.epochs,
                                        self.task.n_train, int(self.x_sub.shape[0]),
                                        spec.loss_scale)
@@ -66,7 +66,7 @@ def warm_up(ctx: RunContext, params: Params) -> None:
     key = (ctx.net, int(ctx.x_sub.shape[0]), ctx.spec.kernel)
     if key in _WARM:
         return
-    ntk_updates.subset_kernel(ctx.net, params, ctx.x_sub, ctx.t_sub, kind=ctx.spec.kernel)
+    dynamics.subset_kernel(ctx.net, params, ctx.x_sub, ctx.t_sub, kind=ctx.spec.kernel)
     coef = np.zeros(ctx.t_sub.shape)
-    jax.block_until_ready(ntk_updates.apply_update(ctx.net, params, ctx.x_sub, coef))
+    jax.block_until_ready(dynamics.apply_update(ctx.net, params, ctx.x_sub, coef))
     _WARM.add(key)

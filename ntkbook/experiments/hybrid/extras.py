@@ -19,9 +19,10 @@ import scipy.linalg
 from ntkbook import dynamics
 from ntkbook.core.kernel import empirical_ntk, flat_ntk
 from ntkbook.core.mlp import Params, flatten_params
-from ntkbook.dynamics import updates as ntk_updates
+from ntkbook.core.products import outputs
+from ntkbook.core.spectrum import lapack_threads
+from ntkbook.dynamics.gains import ReplacedSGD
 from ntkbook.dynamics.sgd import sgd_steps
-from ntkbook.dynamics.updates import ReplacedSGD
 from ntkbook.experiments.hybrid.context import RunContext
 from ntkbook.experiments.hybrid.record import Extras, FlowTimeSGD
 from ntkbook.store.codec import finite_or_none
@@ -44,11 +45,11 @@ def full_kernel_comparison(ctx: RunContext, params_s: Params, replaced: Replaced
     flat0 = flatten_params(params_s)
     moves: dict = {}
     for kind in ("mean", "full"):
-        kern = ntk_updates.subset_kernel(net, params_s, x, y, kind=kind)
+        kern = dynamics.subset_kernel(net, params_s, x, y, kind=kind)
         out[f"seconds_kernel_eigh_{kind}"] = sum(kern.seconds.values())
-        gains = ntk_updates.cumulative_gains("NTK3", "consistent", kern.eigenvalues, small)[-1]
+        gains = dynamics.cumulative_gains("NTK3", "consistent", kern.eigenvalues, small)[-1]
         for residual in spec.residuals:
-            new = ntk_updates.apply_update(net, params_s, x, kern.coefficients(gains, residual))
+            new = dynamics.apply_update(net, params_s, x, kern.coefficients(gains, residual))
             moves[kind, residual] = flatten_params(new) - flat0
             loss, metric = ctx.evaluate(new, "test")
             out[f"test_loss_{kind}_{residual}"] = loss
@@ -64,11 +65,11 @@ def cutoff_comparison(ctx: RunContext, params_s: Params, replaced: ReplacedSGD) 
     """NTK3 (consistent) with the default cutoff ``M eps(float64)`` against the worst-case
     float32 cutoff ``M eps(float32)``: eigen-directions dropped, update difference, test metric."""
     net, spec = ctx.net, ctx.spec
-    kern = ntk_updates.subset_kernel(net, params_s, ctx.x_sub, ctx.t_sub, kind=spec.kernel)
+    kern = dynamics.subset_kernel(net, params_s, ctx.x_sub, ctx.t_sub, kind=spec.kernel)
     m = kern.eigenvalues.shape[0]
     worst = dataclasses.replace(kern, cutoff=dynamics.pinv_cutoff(
         kern.eigenvalues, m * float(np.finfo(np.float32).eps)))
-    gains = ntk_updates.cumulative_gains("NTK3", "consistent", kern.eigenvalues, replaced)[-1]
+    gains = dynamics.cumulative_gains("NTK3", "consistent", kern.eigenvalues, replaced)[-1]
     flat0 = flatten_params(params_s)
     out = {"eigenvalues": m, "lambda_max": float(kern.eigenvalues[-1])}
     for name, k in (("float64", kern), ("float32", worst)):
@@ -77,7 +78,7 @@ def cutoff_comparison(ctx: RunContext, params_s: Params, replaced: ReplacedSGD) 
     for residual in spec.residuals:
         moves = {}
         for name, k in (("float64", kern), ("float32", worst)):
-            new = ntk_updates.apply_update(net, params_s, ctx.x_sub,
+            new = dynamics.apply_update(net, params_s, ctx.x_sub,
                                            k.coefficients(gains, residual))
             moves[name] = flatten_params(new) - flat0
             out[f"test_metric_{name}_{residual}"] = ctx.evaluate(new, "test")[1]
@@ -92,7 +93,7 @@ def eigh_threads(ctx: RunContext, params_s: Params) -> dict:
     theta = np.asarray(empirical_ntk(ctx.net, params_s, ctx.x_sub), np.float64)
     out = {}
     for threads in sorted({1, os.cpu_count() or 1}):
-        with ntk_updates.lapack_threads(threads):
+        with lapack_threads(threads):
             tic = time.perf_counter()
             scipy.linalg.eigh(theta, driver="evd", check_finite=False)
             out[str(threads)] = time.perf_counter() - tic
@@ -103,14 +104,14 @@ def literal_ntk1(ctx: RunContext, params_s: Params, replaced: ReplacedSGD, loss_
     """Seconds per step of NTK1 done literally (one JVP and one VJP per step) on the subset,
     and the subset loss after those steps (with the SGD's step, as the consistent NTK1)."""
     steps = int(ctx.spec.literal_ntk1_steps)
-    run = partial(ntk_updates.ntk1_descent, ctx.net, params_s, ctx.x_sub, ctx.t_sub,
+    run = partial(dynamics.ntk1_descent, ctx.net, params_s, ctx.x_sub, ctx.t_sub,
                   rate=replaced.consistent_rate, step=replaced.learning_rate)
     jax.block_until_ready(run(n_steps=steps))  # compile
     tic = time.perf_counter()
     new = jax.block_until_ready(run(n_steps=steps))
     seconds = time.perf_counter() - tic
-    out = ntk_updates.outputs(ctx.net, new, ctx.x_sub)
-    loss = ntk_updates.phase_loss(out, ctx.t_sub, "squared") if np.all(np.isfinite(out)) \
+    out = outputs(ctx.net, new, ctx.x_sub)
+    loss = dynamics.phase_loss(out, ctx.t_sub, "squared") if np.all(np.isfinite(out)) \
         else float("nan")
     return {"steps": steps, "seconds_per_step": seconds / steps,
             "extrapolated_seconds": seconds / steps * replaced.steps,
@@ -145,7 +146,7 @@ def measure_extras(ctx: RunContext, params_s: Params, switch_epoch: int) -> Extr
         found["cutoff"] = cutoff_comparison(ctx, params_s, replaced)
         found["eigh_seconds_by_threads"] = eigh_threads(ctx, params_s)
     if spec.literal_ntk1_steps > 0:
-        loss_s = ntk_updates.phase_loss(ntk_updates.outputs(ctx.net, params_s, ctx.x_sub),
+        loss_s = dynamics.phase_loss(outputs(ctx.net, params_s, ctx.x_sub),
                                         ctx.t_sub, "squared")
         found["literal_ntk1"] = literal_ntk1(ctx, params_s, replaced, loss_s)
     return Extras(switch_epoch=switch_epoch, **found)

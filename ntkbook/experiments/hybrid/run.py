@@ -35,11 +35,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ntkbook import dynamics
 from ntkbook.core.kernel import empirical_ntk
 from ntkbook.core.mlp import Params
-from ntkbook.dynamics import updates as ntk_updates
+from ntkbook.core.products import outputs
+from ntkbook.dynamics.gains import METHODS, VARIANTS
 from ntkbook.dynamics.sgd import epoch_batches, sgd_epoch
-from ntkbook.dynamics.updates import METHODS, VARIANTS
 from ntkbook.experiments.hybrid import heuristics
 from ntkbook.experiments.hybrid.context import RunContext, warm_up
 from ntkbook.experiments.hybrid.extras import measure_extras, sgd_for_flow_time
@@ -133,22 +134,22 @@ def _method_result(ctx: RunContext, params_s: Params, kern, gains: np.ndarray, r
     net, spec = ctx.net, ctx.spec
     lam = kern.eigenvalues
     kept = lam > kern.cutoff
-    loss_s = ntk_updates.phase_loss(kern.outputs, kern.targets, residual)
+    loss_s = dynamics.phase_loss(kern.outputs, kern.targets, residual)
     if not np.all(np.isfinite(gains[:, kept])):
         return MethodResult(
             seconds=base_seconds, diverged=True,
             reason="the gains overflow: some mode's residual grows without bound (the step is "
             "unstable, see step_stability)", subset_loss_at_switch=finite_or_none(loss_s))
     tic = time.perf_counter()
-    final = jax.block_until_ready(ntk_updates.apply_update(
+    final = jax.block_until_ready(dynamics.apply_update(
         net, params_s, ctx.x_sub, kern.coefficients(gains[-1], residual)))
     seconds = base_seconds + time.perf_counter() - tic
-    factors = ntk_updates.residual_factors(lam[kept], gains[-1][kept])
+    factors = dynamics.residual_factors(lam[kept], gains[-1][kept])
     amplification = float(np.max(np.abs(factors))) if factors.size else 0.0
     loss = float("nan")
     if _finite_tree(final):
-        out = ntk_updates.outputs(net, final, ctx.x_sub)
-        loss = ntk_updates.phase_loss(out, kern.targets, residual) if np.all(np.isfinite(out)) \
+        out = outputs(net, final, ctx.x_sub)
+        loss = dynamics.phase_loss(out, kern.targets, residual) if np.all(np.isfinite(out)) \
             else float("nan")
     head = {"seconds": seconds, "max_mode_factor": finite_or_none(amplification),
             "subset_loss_at_switch": finite_or_none(loss_s), "subset_loss": finite_or_none(loss)}
@@ -162,7 +163,7 @@ def _method_result(ctx: RunContext, params_s: Params, kern, gains: np.ndarray, r
     points = []
     if curves:
         for g in gains[:-1]:
-            p = ntk_updates.apply_update(net, params_s, ctx.x_sub, kern.coefficients(g, residual))
+            p = dynamics.apply_update(net, params_s, ctx.x_sub, kern.coefficients(g, residual))
             points.append(ctx.evaluate(p, "val"))
     points.append(ctx.evaluate(final, "val"))
     val_loss = np.array([p[0] for p in points], np.float64)
@@ -179,7 +180,7 @@ def _branch(ctx: RunContext, params_s: Params, s: int) -> Branch:
     """Every NTK method, variant and residual from the switch at epoch ``s``."""
     spec = ctx.spec
     replaced = ctx.replaced(s)
-    kern = ntk_updates.subset_kernel(ctx.net, params_s, ctx.x_sub, ctx.t_sub, kind=spec.kernel)
+    kern = dynamics.subset_kernel(ctx.net, params_s, ctx.x_sub, ctx.t_sub, kind=spec.kernel)
     base = sum(kern.seconds.values())
     lam = kern.eigenvalues
     methods: dict[MethodKey, MethodResult] = {}
@@ -187,7 +188,7 @@ def _branch(ctx: RunContext, params_s: Params, s: int) -> Branch:
         computed: list[tuple[np.ndarray, str]] = []
         for variant in VARIANTS:
             tic = time.perf_counter()
-            gains = ntk_updates.cumulative_gains(method, variant, lam, replaced)
+            gains = dynamics.cumulative_gains(method, variant, lam, replaced)
             gain_seconds = time.perf_counter() - tic
             # e.g. NTK1 faithful = consistent when c = 1/2: the same update, computed once
             twin = next((v for g, v in computed if g.shape == gains.shape

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from ntkbook.dynamics.updates import ReplacedSGD, time_scale_rows
+from ntkbook.dynamics.gains import ReplacedSGD, time_scale_rows
 from ntkbook.reported import SARVANAU_SWITCH_EPOCHS
 
 if TYPE_CHECKING:
