@@ -47,7 +47,7 @@ def import_neural_tangents():
 
 
 def weight_scales(sizes: list[int], parametrization: str) -> list[float]:
-    """The factor layer ``l`` multiplies ``a @ W`` by (as ``ntkbook.core.mlp.MLP.weight_scales``)."""
+    """The factor layer ``l`` multiplies ``a @ W`` by (``ntkbook.core.mlp.MLP.weight_scales``)."""
     if parametrization == "ntk":
         return [1.0 / math.sqrt(n) for n in sizes[:-1]]
     if parametrization == "berg":
