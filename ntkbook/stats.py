@@ -11,3 +11,41 @@ def fit_power_law(x, y) -> tuple[float, float]:
     ly = np.log(np.asarray(y, dtype=np.float64))
     slope, intercept = np.polyfit(lx, ly, 1)
     return float(slope), float(np.exp(intercept))
+
+
+def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of independent ``values`` and its Student-t ``level`` confidence interval.
+
+    Returns ``(mean, low, high)``; ``low = high = nan`` for fewer than two values.
+    """
+    from scipy import stats as _stats
+
+    v = np.asarray(values, dtype=np.float64).ravel()
+    mean = float(v.mean())
+    if v.size < 2:
+        return mean, float("nan"), float("nan")
+    half = float(_stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return mean, mean - half, mean + half
+
+
+def bootstrap_ci(statistic, samples, *, level: float = 0.95, n_boot: int = 2000,
+                 seed: int = 0) -> tuple[float, float, float]:
+    """A statistic of independent samples and its percentile-bootstrap ``level`` interval.
+
+    Args:
+        statistic: maps an array of samples (rows of ``samples``) to a float.
+        samples: ``(S, ...)``, one row per independent sample (e.g. per seed).
+        level: coverage; n_boot: resamples (``S`` rows drawn with replacement); seed: of those.
+
+    Returns:
+        ``(statistic(samples), low, high)``; nan bounds for fewer than two samples.
+    """
+    data = np.asarray(samples, dtype=np.float64)
+    value = float(statistic(data))
+    if data.shape[0] < 2:
+        return value, float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, data.shape[0], size=(n_boot, data.shape[0]))
+    boot = np.array([statistic(data[rows]) for rows in draws], dtype=np.float64)
+    low, high = np.quantile(boot, [0.5 - level / 2, 0.5 + level / 2])
+    return value, float(low), float(high)

@@ -73,3 +73,36 @@ def test_convergence_to_its_own_kernel_is_zero():
     assert conv[0]["kernel_rel_diff"] == pytest.approx(0.0, abs=1e-14)
     assert conv[0]["lambda_min"] == pytest.approx(rows[0]["lambda_min"], rel=1e-9)
     assert conv[0]["lambda_min_rel_gap"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_qr_cells_are_marked_and_every_resolved_cell_is_drawn():
+    rows = _rows(lam=lambda a, w, d, s: 1e-12 * w if a == "sigmoid" else w * d)
+    for r in rows:
+        qr = r["activation"] == "sigmoid"
+        r |= {"lambda_min_error_bound": 1e-20 if qr else 1e-3,
+              "lambda_min_method": "jacobian_qr" if qr else "eigvalsh"}
+    frame = grid_frame(rows)
+    assert frame["resolved"].all() and frame["qr"].sum() == 8
+    summary = seed_summary(frame)
+    assert {"ci_low", "ci_high", "bound", "qr"} <= set(summary.columns)
+    ax = plot_grid(summary, "sigmoid", vmin=1e-12, vmax=100.0, colorbar=False)
+    mesh = ax.collections[0]
+    assert mesh.norm.vmin == 1e-12 and np.isfinite(mesh.get_array()).all()
+    assert any(c.get_label() == "Jacobian QR" for c in ax.collections)
+    assert all(float(t).is_integer() for t in ax.get_yticks())
+
+
+def test_mean_ci_and_bootstrap_ci():
+    from scipy import stats
+
+    from ntkbook.stats import bootstrap_ci, mean_ci
+
+    v = np.array([1.0, 2.0, 3.0, 4.0])
+    mean, low, high = mean_ci(v)
+    half = stats.t.ppf(0.975, 3) * v.std(ddof=1) / 2
+    assert (mean, low, high) == pytest.approx((2.5, 2.5 - half, 2.5 + half))
+    assert np.isnan(mean_ci([1.0])[1])
+    samples = np.random.default_rng(0).normal(size=(40, 3))
+    value, lo, hi = bootstrap_ci(lambda s: s.mean(), samples)
+    assert lo < value < hi and hi - lo < 1.0
+    assert np.isnan(bootstrap_ci(np.mean, samples[:1])[1])

@@ -1,14 +1,17 @@
 """Sweeps of the smallest NTK eigenvalue over width x depth x activation x seed.
 
-A sweep is split into *families* — one (activation, depth) each — and every family runs as one
+A sweep is split into *families* — one (activation, depth, seed) each — and every family runs as one
 task on a ``concurrent.futures.Executor``: in-process by default, or e.g. a Dask distributed
 client's ``client.get_executor()`` when one machine is not enough. Inside a family, every width
 is the same compiled program: the kernel is computed on the widest network with the extra units
 masked off (:func:`ntkbook.core.kernel.masked_ntk`). Widths up to half the widest use a
 network of half the width (:func:`width_buckets`), so a 720-cell grid compiles 72 small
 programs, not 720, and does about 60 % of the work of computing every cell at the widest width;
-each seed's parameters are drawn once per family (:func:`nested_params`). Each family's rows are
-cached by a content hash of its inputs and of the code (:func:`cache_key`).
+each seed's parameters are drawn once per family (:func:`nested_params`): seeds are independent
+draws, the widths of one seed share their leading units. Where the float64 eigensolver cannot
+resolve λ_min, it comes from a streamed QR of the Jacobian with an a-posteriori error bound
+(:func:`run_family`, :mod:`ntkbook.core.jacobian_qr`). Each family's rows are cached by a
+content hash of its inputs and of the code (:func:`cache_key`).
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbook.core import kernel, spectrum
+from ntkbook.core import jacobian_qr, kernel, spectrum
 from ntkbook.core.mlp import MLP
 from ntkbook.store import cache
 from ntkbook.store.executor import InProcessExecutor
 from ntkbook.store.hashing import content_hash
+
+QR_BELOW = 10.0  # use the Jacobian QR where lambda_min <= QR_BELOW * the eigensolver's resolution
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class Family:
     seeds: tuple[int, ...]
     parametrization: str
     dtype: str
+    qr_below: float = QR_BELOW
 
 
 def nested_params(wide_params, sizes: Sequence[int]):
@@ -71,18 +77,19 @@ def width_buckets(widths: Sequence[int]) -> dict[int, int]:
     return {int(w): half if w <= half else widest for w in widths}
 
 
-def family_kernels(x: np.ndarray, family: Family):
-    """Yield ``(width, seed, theta)`` for every cell of ``family``; ``theta`` is ``(n, n)``.
+def family_cells(x: np.ndarray, family: Family):
+    """Yield ``(width, seed, bucket_net, bucket_params, scales, mask)`` for every cell.
 
     The parameters of cell ``(width, seed)`` are ``nested_params(wide.init_numpy(seed), sizes)``,
-    with ``wide`` the family's widest network. The kernel is computed on the leading units of
-    the wide draw up to the cell's bucket width (:func:`width_buckets`), with the units beyond
-    the cell's width masked off, so a family is two compiled programs whatever its widths.
+    with ``wide`` the family's widest network: different seeds are independent draws, and the
+    widths of one seed share their leading units (common random numbers). A cell is computed on
+    the leading units of the wide draw up to the cell's bucket width (:func:`width_buckets`),
+    with the units beyond the cell's width masked off, so a family is two compiled programs
+    whatever its widths.
     """
     n0, width_max = x.shape[1], max(family.widths)
     wide = _mlp(n0, width_max, family)
     buckets = width_buckets(family.widths)
-    xj = jnp.asarray(x, family.dtype)
     for seed in family.seeds:
         params = wide.init_numpy(seed, family.dtype)
         # The masked kernel takes every layer factor from ``scales``, so the bucket network's
@@ -95,11 +102,40 @@ def family_kernels(x: np.ndarray, family: Family):
             # NumPy, not jnp: a jnp comparison with each new Python width is a new dispatch
             mask = (np.arange(bucket_net.sizes[1]) < width).astype(family.dtype)
             scales = np.asarray(_mlp(n0, width, family).weight_scales(), family.dtype)
-            yield width, seed, kernel.masked_ntk(bucket_net, bucket_params, xj, scales, mask)
+            yield width, seed, bucket_net, bucket_params, scales, mask
+
+
+def family_kernels(x: np.ndarray, family: Family):
+    """Yield ``(width, seed, theta)`` for every cell of ``family``; ``theta`` is ``(n, n)``
+    (the cells of :func:`family_cells`)."""
+    xj = jnp.asarray(x, family.dtype)
+    for width, seed, net, params, scales, mask in family_cells(x, family):
+        yield width, seed, kernel.masked_ntk(net, params, xj, scales, mask)
+
+
+def cell_qr_spectrum(x: np.ndarray, width: int, net, params, scales, mask):
+    """:func:`ntkbook.core.jacobian_qr.qr_spectrum` of one cell of :func:`family_cells`: the
+    layer quantities come from the same masked program, and the masked units are sliced off."""
+    if net.depth == 1:
+        return jacobian_qr.qr_spectrum([np.asarray(x, np.float64)], scales, [])
+    hidden, grads = jacobian_qr.masked_layer_quantities(net, params, jnp.asarray(x), scales, mask)
+    hidden, grads = np.asarray(hidden)[:, :, :width], np.asarray(grads)[:, :, :width]
+    return jacobian_qr.qr_spectrum([np.asarray(x, np.float64)] + list(hidden), scales,
+                                   list(grads))
 
 
 def run_family(x: np.ndarray, family: Family) -> list[dict]:
-    """λ_min (float64 eigensolver) for every (width, seed) of ``family``; one row per cell.
+    """λ_min with an error bound for every (width, seed) of ``family``; one row per cell.
+
+    λ_min comes from the float64 eigensolver, whose error bound is its resolution
+    ``n eps ||Theta||_2``; where the value is not above ``family.qr_below`` times that (the
+    eigensolver cannot resolve λ_min to ``1 / qr_below``, 10 % by default), it comes from the
+    streamed QR of the Jacobian (:mod:`ntkbook.core.jacobian_qr`) with that method's
+    a-posteriori bound. ``qr_below=0`` uses the QR only for non-positive eigenvalues, ``inf``
+    everywhere. Float32 grids use the eigensolver only (they measure what float32 does).
+    Each row has ``lambda_min``, ``lambda_min_error_bound``, ``lambda_min_method``
+    (``"eigvalsh"`` or ``"jacobian_qr"``), ``lambda_min_eigvalsh``, ``lambda_max`` and
+    ``resolution``.
 
     Each row's ``seconds`` is an equal share of the family's wall time (compilation, kernels and
     eigenvalues), so the rows of a grid, cached or not, sum to the time it took to compute.
@@ -108,21 +144,30 @@ def run_family(x: np.ndarray, family: Family) -> list[dict]:
         jax.config.update("jax_enable_x64", True)  # also inside a fresh worker process
     tic = time.perf_counter()
     rows = []
-    for width, seed, theta in sorted(family_kernels(x, family), key=lambda c: c[:2]):
-        theta = np.asarray(theta)
+    xj = jnp.asarray(x, family.dtype)
+    cells = sorted(family_cells(x, family), key=lambda c: c[:2])
+    for width, seed, net, params, scales, mask in cells:
+        theta = np.asarray(kernel.masked_ntk(net, params, xj, scales, mask))
         kernel.check_finite(theta, f"NTK of {family.activation} width {width} depth "
                             f"{family.depth} seed {seed}")
         eigs = spectrum.eigvalsh(theta)
-        rows.append({
+        # Below this, an eigenvalue cannot be told from 0 (spectrum.eig_tolerance, with
+        # ||theta||_2 from the eigenvalues already computed instead of another SVD).
+        resolution = float(theta.shape[0] * np.finfo(np.dtype(family.dtype)).eps
+                           * max(abs(eigs[0]), abs(eigs[-1])))
+        row = {
             "activation": family.activation, "width": width, "depth": family.depth,
             "seed": seed, "parametrization": family.parametrization, "dtype": family.dtype,
-            "lambda_min": float(eigs[0]),
-            "lambda_max": float(eigs[-1]),
-            # Below this, an eigenvalue cannot be told from 0 (spectrum.eig_tolerance, with
-            # ||theta||_2 from the eigenvalues already computed instead of another SVD).
-            "resolution": float(theta.shape[0] * np.finfo(np.dtype(family.dtype)).eps
-                                * max(abs(eigs[0]), abs(eigs[-1]))),
-        })
+            "lambda_min": float(eigs[0]), "lambda_max": float(eigs[-1]),
+            "resolution": resolution, "lambda_min_eigvalsh": float(eigs[0]),
+            "lambda_min_error_bound": resolution, "lambda_min_method": "eigvalsh",
+        }
+        if family.dtype == "float64" and eigs[0] <= family.qr_below * resolution:
+            qr = cell_qr_spectrum(x, width, net, params, scales, mask)
+            row |= {"lambda_min": qr.lambda_min,
+                    "lambda_min_error_bound": qr.lambda_min_error_bound,
+                    "lambda_min_method": "jacobian_qr"}
+        rows.append(row)
     share = (time.perf_counter() - tic) / max(len(rows), 1)
     return [row | {"seconds": share} for row in rows]
 
@@ -145,6 +190,7 @@ def lambda_min_grid(
     executor: Executor | None = None,
     cache_dir: Path | None = None,
     progress: bool = True,
+    qr_below: float = QR_BELOW,
 ) -> list[dict]:
     """λ_min of the empirical NTK on ``x`` for every activation x width x depth x seed.
 
@@ -154,23 +200,28 @@ def lambda_min_grid(
         parametrization: as in :class:`ntkbook.MLP`.
         dtype: ``"float64"`` (default) or ``"float32"`` for the kernel; eigenvalues are always
             computed in float64.
-        executor: runs one task per (activation, depth); in-process if None.
+        executor: runs one task per (activation, depth, seed); in-process if None.
         cache_dir: where families are cached by content hash; None disables the cache.
         progress: show a tqdm bar over families.
+        qr_below: where λ_min <= qr_below x the eigensolver's resolution, λ_min comes from the
+            streamed Jacobian QR (:func:`run_family`).
 
     Returns:
         One dict per cell: activation, width, depth, seed, parametrization, dtype, lambda_min,
-        lambda_max, resolution, seconds (a share of the family's compute time, see
+        lambda_min_error_bound, lambda_min_method, lambda_min_eigvalsh, lambda_max,
+        resolution, seconds (a share of the family's compute time, see
         :func:`run_family`); ordered by activation, depth, width, seed.
     """
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     x = np.asarray(x)
     executor = executor or InProcessExecutor()
+    # One family per seed as well: a seed's rows are cached on their own, so grids that share
+    # seeds (chapters 3 and 4) share their cached rows; compiled programs are shared anyway.
     families = [
-        Family(a, int(d), tuple(int(w) for w in widths), tuple(int(s) for s in seeds),
-               parametrization, dtype)
-        for a in activations_ for d in depths
+        Family(a, int(d), tuple(int(w) for w in widths), (int(s),), parametrization, dtype,
+               float(qr_below))
+        for a in activations_ for d in depths for s in seeds
     ]
     keys = {f: cache_key(x, f)
             for f in families}
@@ -189,7 +240,9 @@ def lambda_min_grid(
         cache.save_json(cache_dir, "lambda_min", keys[family], results[family])
         bar.update(1)
     bar.close()
-    return [row for family in families for row in results[family]]
+    order = {a: i for i, a in enumerate(activations_)}
+    rows = [row for family in families for row in results[family]]
+    return sorted(rows, key=lambda r: (order[r["activation"]], r["depth"], r["width"], r["seed"]))
 
 
 def _progress(total: int, done: int, enabled: bool):
