@@ -19,7 +19,7 @@ from ntkbook.core.kernel import empirical_ntk
 from ntkbook.core.mlp import MLP, Params
 from ntkbook.dynamics.train import train_gd
 
-__all__ = ["DriftRun", "drift_sweep", "kernel_drift", "ntk_drift"]
+__all__ = ["DriftRun", "drift_sweep", "init_key", "kernel_drift", "ntk_drift"]
 
 
 def kernel_drift(theta0, theta_t) -> float:
@@ -63,6 +63,13 @@ class DriftRun:
     losses: np.ndarray = field(repr=False)
 
 
+def init_key(seed: int, width: int) -> jax.Array:
+    """The initialisation key of the network of ``width`` and ``seed``: ``fold_in(PRNGKey(seed),
+    width)``. JAX's counter-based bits make ``PRNGKey(seed)`` draws of two shapes share their
+    leading entries (nested draws); folding the width in makes them independent."""
+    return jax.random.fold_in(jax.random.PRNGKey(int(seed)), int(width))
+
+
 def _norm(params: Params) -> float:
     return float(np.sqrt(sum(float(jnp.sum(p * p)) for p in jax.tree_util.tree_leaves(params))))
 
@@ -83,8 +90,9 @@ def drift_sweep(
     """Train one network per width and seed with GD and measure how much its NTK moved.
 
     Networks are single-output MLPs ``(n_0, width, ..., width, 1)`` with ``depth`` weight layers,
-    initialised with ``jax.random.PRNGKey(seed)`` in the dtype of ``x``'s default (float64 with
-    ``jax_enable_x64``).
+    initialised with :func:`init_key` ``(seed, width)`` in the dtype of ``x``'s default (float64
+    with ``jax_enable_x64``): every ``(width, seed)`` is an independent draw, so the networks of
+    one seed at two widths do not share the leading entries of their weights.
 
     Returns:
         One :class:`DriftRun` per ``(width, seed)``, widths outer.
@@ -93,7 +101,7 @@ def drift_sweep(
     for width in widths:
         net = MLP((x.shape[1],) + (int(width),) * (depth - 1) + (1,), activation, parametrization)
         for seed in seeds:
-            params0 = net.init(jax.random.PRNGKey(int(seed)))
+            params0 = net.init(init_key(seed, width))
             result = train_gd(
                 net, params0, x, y, learning_rate=learning_rate, steps=steps,
                 loss_scale=loss_scale,
