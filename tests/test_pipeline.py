@@ -7,43 +7,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from probes import PROBE, make_probe_root
 
 from ntkbook.pipeline import profiles, runner
 from ntkbook.pipeline.glue import glued_values
 
-PROBE = "99_probe"
-
-
-def _probe_notebook():
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("scale = 2\nfail_on = -1")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        nbformat.v4.new_markdown_cell("# Probe"),
-        params,
-        nbformat.v4.new_code_cell(
-            "from ntkbook.pipeline.glue import glue\nglue('probe_value', 21 * scale)\n"
-            "glue('probe_list', [1.5, scale])"
-        ),
-        nbformat.v4.new_code_cell(
-            "if fail_on == scale:\n    raise ValueError(f'probe failure at scale={scale}')"
-        ),
-    ]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    return nb
-
 
 @pytest.fixture
 def probe_root(tmp_path, monkeypatch):
-    (tmp_path / "book").mkdir()
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
-    nbformat.write(_probe_notebook(), tmp_path / "book" / f"{PROBE}.ipynb")
-    monkeypatch.setitem(
-        profiles.CHAPTER_PARAMETERS, PROBE, {"smoke": {"scale": 1}, "default": {}, "thesis": {}}
-    )
-    monkeypatch.setattr(runner, "CHAPTERS", runner.CHAPTERS + (PROBE,))
-    return tmp_path
+    return make_probe_root(tmp_path, monkeypatch)
 
 
 def test_run_writes_record_and_caches(probe_root):

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ntkbook.pipeline.glue import format_claim
 from ntkbook.pipeline.profiles import CHAPTERS
 from ntkbook.pipeline.runner import ChapterError, record_path, repo_root, run_chapter
 from ntkbook.store.files import atomic_write_text
@@ -72,6 +73,16 @@ def run_report(root: Path, profile: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def claims_summary(runs) -> str:
+    """The failed claims of each chapter run (``ChapterRun.failed_claims``), for the log."""
+    failed = [(run.chapter, entry) for run in runs for entry in run.failed_claims]
+    if not failed:
+        return "claims: every claim holds"
+    lines = [f"claims: {len(failed)} not supported by this run:"]
+    lines += [f"  {chapter}: {format_claim(entry)}" for chapter, entry in failed]
+    return "\n".join(lines)
+
+
 def jupyter_book_command() -> list[str]:
     """The jupyter-book 1.x executable of this Python environment."""
     exe = Path(sys.executable).with_name("jupyter-book")
@@ -87,9 +98,12 @@ def build_book(
         The folder holding ``index.html``.
     """
     root = repo_root(root)
+    runs = []
     for chapter in CHAPTERS:
         run = run_chapter(chapter, profile, force=force, root=root)
+        runs.append(run)
         log(f"{chapter}: {'executed' if run.executed else 'up to date'} ({run.record})")
+    log(claims_summary(runs))
     src = root / "_build" / "executed" / profile
     _copy_sources(root, src)
     atomic_write_text(src / "book" / f"{REPORT_PAGE}.md", run_report(root, profile))

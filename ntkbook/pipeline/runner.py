@@ -3,24 +3,27 @@
 ``run_chapter`` executes ``book/<chapter>.ipynb`` with a profile's parameters into
 ``_build/executed/<profile>/book/<chapter>.ipynb`` and writes the record
 ``_build/results/<profile>/<chapter>.json``: parameters, seed, versions, wall time, the hash of
-its inputs, and every value the chapter glued. A chapter whose inputs (the notebook, its
-parameters, and the source of every ntkbook module it imports, transitively) are unchanged is not
-executed again unless forced.
+its inputs, every value the chapter glued and every claim it stated (``claims``). A chapter
+whose inputs (the notebook, its parameters, and the source of every ntkbook module it imports,
+transitively) are unchanged is not executed again unless forced. A parameterised run goes to its
+own folder instead (:mod:`ntkbook.pipeline.runs`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from ntkbook.pipeline.glue import glued_values, versions
+from ntkbook.pipeline.glue import failed_claims, glued_claims, glued_values, versions
+from ntkbook.pipeline.parameters import unknown_parameters_message
 from ntkbook.pipeline.profiles import CHAPTERS, chapter_parameters
 from ntkbook.store.files import atomic_write_json
 from ntkbook.store.hashing import content_hash, source_imports
@@ -40,6 +43,8 @@ class ChapterRun:
     notebook: Path
     record: Path
     executed: bool  # False when the cached result was up to date
+    failed_claims: tuple[dict, ...] = field(default=(), compare=False)
+    page: Path | None = None  # the rendered HTML page of a parameterised run
 
 
 def repo_root(start: Path | None = None) -> Path:
@@ -86,10 +91,7 @@ def resolve_parameters(
     declared = declared_parameters(root / "book" / f"{chapter}.ipynb")
     unknown = sorted(set(params) - set(declared))
     if unknown:
-        raise ChapterError(
-            f"unknown parameter(s) {', '.join(unknown)} for chapter {chapter}; "
-            f"it declares: {', '.join(sorted(declared))}"
-        )
+        raise ChapterError(unknown_parameters_message(unknown, declared, f"chapter {chapter}"))
     return params
 
 
@@ -122,7 +124,7 @@ def record_path(root: Path, profile: str, chapter: str) -> Path:
     return root / "_build" / "results" / profile / f"{chapter}.json"
 
 
-def _up_to_date(record: Path, notebook: Path, digest: str) -> bool:
+def up_to_date(record: Path, notebook: Path, digest: str) -> bool:
     if not (record.is_file() and notebook.is_file()):
         return False
     try:
@@ -131,7 +133,7 @@ def _up_to_date(record: Path, notebook: Path, digest: str) -> bool:
         return False
 
 
-def _show_effective_parameters(path: Path, profile: str) -> dict:
+def _show_effective_parameters(path: Path, label: str) -> dict:
     """Hide papermill's injected cell, and show the values the chapter actually ran with in its
     ``parameters`` cell, so that a reader of the book sees the run's parameters, not the
     notebook's defaults."""
@@ -147,7 +149,7 @@ def _show_effective_parameters(path: Path, profile: str) -> dict:
         lines = [ln for ln in injected.source.splitlines() if not ln.startswith("# Parameters")]
         for cell in nb.cells:
             if "parameters" in cell.metadata.get("tags", []):
-                cell.source = "\n".join([f"# Parameters of this run (profile: {profile})"]
+                cell.source = "\n".join([f"# Parameters of this run ({label})"]
                                         + lines).strip()
                 break
     nbformat.write(nb, path)
@@ -164,15 +166,29 @@ def _failure_message(chapter: str, exc: Exception, failed: Path) -> str:
     )
 
 
-def _execute(root: Path, chapter: str, profile: str, params: dict[str, Any], target: Path) -> None:
+_ENV_LOCK = threading.Lock()
+
+
+def _kernel_can_import(root: Path) -> None:
+    """The kernel inherits the environment: put the checkout on ``PYTHONPATH`` (once, for the
+    whole process, so that runs in several threads do not race on restoring it), so that
+    ``import ntkbook`` works in the kernel even if the package is not installed."""
+    with _ENV_LOCK:
+        current = os.environ.get("PYTHONPATH", "")
+        if str(root) not in current.split(os.pathsep):
+            os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), current) if p)
+
+
+def _execute(root: Path, chapter: str, label: str, params: dict[str, Any], target: Path,
+             failed: Path) -> None:
+    """Execute ``book/<chapter>.ipynb`` with ``params`` into ``target`` (through a partial file:
+    ``target`` is complete or absent); a failing notebook is moved to ``failed``."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.stem}.partial.ipynb")
-    # The kernel inherits the environment: make the checkout importable even if not installed.
-    env_path = os.environ.get("PYTHONPATH", "")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env_path) if p)
+    partial = target.with_name(f".{target.stem}.{threading.get_ident()}.partial.ipynb")
+    _kernel_can_import(root)
     try:
         papermill.execute_notebook(
             str(root / "book" / f"{chapter}.ipynb"),
@@ -183,19 +199,46 @@ def _execute(root: Path, chapter: str, profile: str, params: dict[str, Any], tar
             progress_bar=False,
         )
     except PapermillExecutionError as exc:
-        failed = root / "_build" / "failed" / target.parent.parent.name / target.name
         failed.parent.mkdir(parents=True, exist_ok=True)
         os.replace(partial, failed)
         raise ChapterError(_failure_message(chapter, exc, failed)) from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    finally:
-        os.environ["PYTHONPATH"] = env_path
-        if not env_path:
-            del os.environ["PYTHONPATH"]
-    _show_effective_parameters(partial, profile)
+    _show_effective_parameters(partial, label)
     os.replace(partial, target)
+
+
+def execute_to_record(root: Path, chapter: str, profile: str, params: dict[str, Any], *,
+                      digest: str, notebook: Path, record: Path, failed: Path, label: str,
+                      extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Execute a chapter into ``notebook`` and write its record to ``record``: parameters, seed,
+    versions, timings, glued results and claims (plus ``extra``). Returns the record."""
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    tic = time.perf_counter()
+    _execute(root, chapter, label, params, notebook, failed)
+    wall = time.perf_counter() - tic
+    executed = nbformat.read(notebook, as_version=4)
+    content = {
+        "chapter": chapter,
+        "profile": profile,
+        **(extra or {}),
+        "parameters": params,
+        "seed": params.get("seed"),
+        "inputs_hash": digest,
+        "started": started,
+        "wall_seconds": round(wall, 3),
+        "versions": versions(),
+        "results": glued_values(executed),
+        "claims": glued_claims(executed),
+    }
+    atomic_write_json(record, content)
+    return content
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """A record written by :func:`execute_to_record`."""
+    return json.loads(Path(path).read_text())
 
 
 def run_chapter(
@@ -216,25 +259,12 @@ def run_chapter(
     params = resolve_parameters(root, chapter, profile, overrides)
     digest = inputs_hash(root, chapter, profile, params)
     notebook, record = executed_path(root, profile, chapter), record_path(root, profile, chapter)
-    if not force and _up_to_date(record, notebook, digest):
-        return ChapterRun(chapter, profile, notebook, record, executed=False)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    tic = time.perf_counter()
-    _execute(root, chapter, profile, params, notebook)
-    wall = time.perf_counter() - tic
-    results = glued_values(nbformat.read(notebook, as_version=4))
-    atomic_write_json(
-        record,
-        {
-            "chapter": chapter,
-            "profile": profile,
-            "parameters": params,
-            "seed": params.get("seed"),
-            "inputs_hash": digest,
-            "started": started,
-            "wall_seconds": round(wall, 3),
-            "versions": versions(),
-            "results": results,
-        },
+    if not force and up_to_date(record, notebook, digest):
+        failed = tuple(failed_claims(read_record(record)))
+        return ChapterRun(chapter, profile, notebook, record, executed=False, failed_claims=failed)
+    content = execute_to_record(
+        root, chapter, profile, params, digest=digest, notebook=notebook, record=record,
+        failed=root / "_build" / "failed" / profile / notebook.name, label=f"profile: {profile}",
     )
-    return ChapterRun(chapter, profile, notebook, record, executed=True)
+    return ChapterRun(chapter, profile, notebook, record, executed=True,
+                      failed_claims=tuple(failed_claims(content)))
