@@ -63,3 +63,12 @@ def test_parameters_are_never_reassigned(path):
             for target in targets:
                 for name in ast.walk(target):
                     assert not (isinstance(name, ast.Name) and name.id in names), name.id
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_refuses_unknown_parameters_under_plain_papermill(path):
+    nb = nbformat.read(path, as_version=4)
+    after_parameters = [c for c in nb.cells if c.cell_type == "code"][1]
+    calls = [node for node in ast.walk(ast.parse(after_parameters.source))
+             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "check_parameters"]
+    assert calls, "the cell after the parameters must call check_parameters(globals())"
