@@ -72,3 +72,8 @@ def test_chapter_refuses_unknown_parameters_under_plain_papermill(path):
     calls = [node for node in ast.walk(ast.parse(after_parameters.source))
              if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "check_parameters"]
     assert calls, "the cell after the parameters must call check_parameters(globals())"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_valid_nbformat(path):
+    nbformat.validate(nbformat.read(path, as_version=nbformat.NO_CONVERT))

@@ -126,3 +126,11 @@ def test_python_m_ntkbook_lists_chapters():
     listed = _cli("list", cwd=runner.repo_root())
     assert listed.returncode == 0, listed.stderr
     assert all(chapter in listed.stdout for chapter in profiles.CHAPTERS)
+
+
+def test_a_number_that_is_not_finite_is_null_in_the_record():
+    cell = {"outputs": [
+        {"metadata": {"scrapbook": {"name": name, "mime_prefix": ""}},
+         "data": {"text/plain": text}}
+        for name, text in (("a", "nan"), ("b", "-inf"), ("c", "1.5"), ("d", "'word'"))]}
+    assert glued_values({"cells": [cell]}) == {"a": None, "b": None, "c": 1.5, "d": "word"}

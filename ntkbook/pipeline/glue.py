@@ -42,13 +42,28 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     """Glue ``value`` under ``name`` for the prose and the chapter's result record.
 
     Numbers are stored as plain Python values so that ``{glue:text}`name:.3f``` formats them
-    and the record holds them exactly.
+    and the record holds them exactly. A number that is not finite (an interval from one seed,
+    say) is glued as a float, so that the prose formats it (``nan``) instead of failing the
+    build, and is ``null`` in the record (:func:`glued_values`).
     """
     from myst_nb import glue as myst_glue
 
-    value = to_builtin(value)
-    myst_glue(name, _FullRepr(value) if isinstance(value, (list, dict)) else value,
+    builtin = to_builtin(value)
+    if builtin is None and _is_number(value):
+        builtin = float(value)  # NaN/Inf: formattable in the prose, null in the record
+    myst_glue(name, _FullRepr(builtin) if isinstance(builtin, (list, dict)) else builtin,
               display=display)
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, (str, bytes))
+
+
+NOT_FINITE_TEXT = ("nan", "inf", "-inf")
 
 
 def glued_values(notebook: dict) -> dict[str, Any]:
@@ -69,7 +84,8 @@ def glued_values(notebook: dict) -> dict[str, Any]:
                 value = ast.literal_eval(text)
                 json.dumps(value, allow_nan=False)
             except (ValueError, SyntaxError, TypeError):
-                value = text  # not a plain literal: keep its text
+                # a number that is not finite is null in the record; other text is kept
+                value = None if text in NOT_FINITE_TEXT else text
             values[meta["name"]] = value
     return values
 
