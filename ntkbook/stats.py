@@ -51,21 +51,6 @@ def bootstrap_ci(statistic, samples, *, level: float = 0.95, n_boot: int = 2000,
     return value, float(low), float(high)
 
 
-def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean of ``values`` and its Student-t ``level`` interval ``(mean, low, high)``.
-
-    One value gives ``(v, nan, nan)``: no interval without a spread.
-    """
-    from scipy import stats as _stats
-
-    v = np.asarray(values, dtype=np.float64).ravel()
-    mean = float(v.mean())
-    if v.size < 2:
-        return mean, float("nan"), float("nan")
-    half = float(_stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
-    return mean, mean - half, mean + half
-
-
 def bootstrap_power_law(x, y_by_seed, *, n_boot: int = 2000, level: float = 0.95,
                         seed: int = 0) -> tuple[float, float, float]:
     """Exponent ``b`` of ``y = a x^b`` fitted to the seed means, with a bootstrap interval.

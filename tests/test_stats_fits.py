@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 
 from ntkbook.experiments.drift import init_key
-from ntkbook.stats import bootstrap_power_law, fit_power_law_interval, t_interval
+from ntkbook.stats import bootstrap_power_law, fit_power_law_interval, mean_ci
 
 
-def test_t_interval_matches_the_textbook_formula():
-    mean, low, high = t_interval([1.0, 2.0, 3.0])
+def test_mean_ci_matches_the_textbook_mean_ci():
+    mean, low, high = mean_ci([1.0, 2.0, 3.0])
     assert mean == 2.0
     assert high - mean == pytest.approx(4.302652729911275 * 1.0 / np.sqrt(3))
-    assert np.isnan(t_interval([5.0])[1])
+    assert np.isnan(mean_ci([5.0])[1])
 
 
 def test_bootstrap_exponent_covers_the_truth_and_shrinks_with_seeds():
