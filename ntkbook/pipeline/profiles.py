@@ -1,7 +1,7 @@
 """Run profiles, in one place: the parameters each chapter runs with.
 
 * ``smoke``: seconds per chapter, for the tests.
-* ``default``: every figure and table of the book; the whole book in under 20 minutes on 2 cores.
+* ``default``: every figure and table of the book, with the seeds its intervals need.
 * ``thesis``: the theses' full protocol.
 
 The ``default`` values are also the values in each chapter's ``parameters`` cell (a test checks
