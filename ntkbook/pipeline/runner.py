@@ -241,6 +241,19 @@ def read_record(path: Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
+def resolve_run(chapter: str, profile: str, overrides: dict[str, Any] | None,
+                root: Path | None) -> tuple[Path, str, dict[str, Any], str]:
+    """``(root, chapter, parameters, inputs hash)`` of a run, checked before anything runs.
+
+    Raises:
+        ChapterError: unknown chapter, profile or parameter, or no checkout.
+    """
+    root = repo_root(root)
+    chapter = chapter_name(chapter)
+    params = resolve_parameters(root, chapter, profile, overrides)
+    return root, chapter, params, inputs_hash(root, chapter, profile, params)
+
+
 def run_chapter(
     chapter: str,
     profile: str = "default",
@@ -254,10 +267,7 @@ def run_chapter(
     Raises:
         ChapterError: unknown chapter/profile/parameter (before running), or a failing cell.
     """
-    root = repo_root(root)
-    chapter = chapter_name(chapter)
-    params = resolve_parameters(root, chapter, profile, overrides)
-    digest = inputs_hash(root, chapter, profile, params)
+    root, chapter, params, digest = resolve_run(chapter, profile, overrides, root)
     notebook, record = executed_path(root, profile, chapter), record_path(root, profile, chapter)
     if not force and up_to_date(record, notebook, digest):
         failed = tuple(failed_claims(read_record(record)))

@@ -32,11 +32,11 @@ from ntkbook.pipeline.runner import (
     ChapterRun,
     chapter_name,
     execute_to_record,
-    inputs_hash,
     read_record,
     record_path,
     repo_root,
     resolve_parameters,
+    resolve_run,
     up_to_date,
 )
 from ntkbook.store.executor import InProcessExecutor
@@ -95,10 +95,7 @@ def run_parameterised(
     Raises:
         ChapterError: unknown chapter/profile/parameter (before running), or a failing cell.
     """
-    root = repo_root(root)
-    chapter = chapter_name(chapter)
-    params = resolve_parameters(root, chapter, profile, overrides)
-    digest = inputs_hash(root, chapter, profile, params)
+    root, chapter, params, digest = resolve_run(chapter, profile, overrides, root)
     run_id = digest[:RUN_ID_LENGTH]
     folder = runs_dir(root, chapter) / run_id
     notebook, record = folder / f"{chapter}.ipynb", folder / RECORD
