@@ -16,6 +16,7 @@ from ntkbook.pipeline.glue import (
     claim,
     close,
     glue,
+    glue_figure,
     interval_contains,
     interval_excludes,
     less,
@@ -23,5 +24,6 @@ from ntkbook.pipeline.glue import (
 )
 from ntkbook.pipeline.parameters import check_parameters
 
-__all__ = ["check_parameters", "claim", "close", "glue", "interval_contains",
+__all__ = ["check_parameters", "claim", "close", "glue", "glue_figure",
+           "interval_contains",
            "interval_excludes", "less", "ordered"]

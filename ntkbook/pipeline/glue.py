@@ -55,6 +55,28 @@ def glue(name: str, value: Any, display: bool = False) -> None:
               display=display)
 
 
+def glue_figure(name: str, figure: Any) -> None:
+    """Glue a Matplotlib figure for a numbered, captioned figure in the prose, and close it.
+
+    The prose shows it with the ``glue:figure`` directive, named so that text can cite it with
+    ``{numref}``::
+
+        ```{glue:figure} ch02_heatmaps
+        :name: fig-ch02-heatmaps
+
+        The empirical NTK of ... (the caption).
+        ```
+
+    The figure is not displayed where the code cell stands (it would appear twice, once without
+    its caption) and is not kept in the record (only numbers are).
+    """
+    import matplotlib.pyplot as plt
+    from myst_nb import glue as myst_glue
+
+    myst_glue(name, figure, display=False)
+    plt.close(figure)
+
+
 def _is_number(value: Any) -> bool:
     try:
         float(value)
