@@ -71,12 +71,17 @@ SARVANAU_TABLE2 = {
 
 def implied_nrmse_denominators() -> list[dict]:
     """``sqrt(MSE) / NRMSE`` of every Wine row of Sarvanau's Table 1: if NRMSE is RMSE divided
-    by the mean target of the test set, all of them are that mean (about 5.6)."""
+    by the mean target of the test set, all of them are that mean (about 5.6).
+
+    ``low`` and ``high`` bound the ratio over the table's rounding (MSE to 0.005, NRMSE to
+    0.005 %): a denominator common to every row must lie in every row's ``[low, high]``."""
     rows = []
     for (dataset, heuristic), methods in SARVANAU_TABLE1.items():
         if dataset != "wine":
             continue
         for method, (mse, nrmse) in methods.items():
             rows.append({"heuristic": heuristic, "method": method, "MSE": mse, "NRMSE %": nrmse,
-                         "sqrt(MSE) / NRMSE": math.sqrt(mse) / (nrmse / 100)})
+                         "sqrt(MSE) / NRMSE": math.sqrt(mse) / (nrmse / 100),
+                         "low": math.sqrt(mse - 0.005) / ((nrmse + 0.005) / 100),
+                         "high": math.sqrt(mse + 0.005) / ((nrmse - 0.005) / 100)})
     return rows

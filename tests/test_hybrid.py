@@ -5,6 +5,7 @@ import dataclasses
 import json
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -94,6 +95,27 @@ def test_updates_match_explicit_jacobian(tiny, kind, method, variant, residual):
     expected = _flat(params) - jac.T @ (_explicit_gain_matrix(method, variant, k, rep) @ r)
     got = dynamics.ntk_update(net, params, x, kern, method, variant, rep, residual)[-1]
     np.testing.assert_allclose(_flat(got), expected, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("residual", dynamics.RESIDUALS)
+def test_published_ntk1_steps_re_evaluate_the_network_with_a_frozen_jacobian(tiny, residual):
+    net, params, x, y, jac = tiny
+    step, n = 0.3, 4
+    theta0, unravel = jax.flatten_util.ravel_pytree(params)
+    theta, expected = np.asarray(theta0), []
+    for _ in range(n):
+        f = np.asarray(net.apply(unravel(jnp.asarray(theta)), jnp.asarray(x)))
+        theta = theta - step * jac.T @ dynamics.output_residual(f, y, residual).reshape(-1)
+        expected.append(theta)
+    got = dynamics.frozen_jacobian_steps(net, params, x, y, step=step, n_updates=n,
+                                         residual=residual)
+    assert len(got) == n
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(_flat(g), e, rtol=1e-10, atol=1e-12)
+    # on the network, not the linearised model: after one step they already differ
+    lin = dynamics.ntk1_descent(net, params, x, y, rate=1.0, step=step, n_steps=n)
+    if residual == "squared":
+        assert not np.allclose(_flat(lin), _flat(got[-1]), rtol=1e-6)
 
 
 def test_ntk1_descent_by_jvp_vjp_equals_explicit_iteration(tiny):

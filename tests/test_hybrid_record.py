@@ -11,7 +11,7 @@ import pytest
 from ntkbook.experiments.hybrid.record import (
     Branch,
     Extras,
-    FlowTimeSGD,
+    FrontierPoint,
     HybridRun,
     MethodKey,
     MethodResult,
@@ -43,8 +43,10 @@ def _run() -> HybridRun:
                     lambda_max=12.5, cutoff=1e-9, n_below_cutoff=0, steps_replaced=6,
                     flow_time=0.042, step_stability={"faithful": 0.1, "consistent": 0.2},
                     methods=methods,
-                    flow_time_sgd=FlowTimeSGD(steps=9, epochs=3.0, seconds=0.3, diverged=False,
-                                              test_loss=0.5, test_metric=0.8))
+                    frontier=(FrontierPoint("stop", "", "", "", 0, 0.0, 0.0, test_loss=1.1,
+                                            test_metric=0.6),
+                              FrontierPoint("NTK3", "consistent", "softmax", "mean", 20, 3.0,
+                                            0.4, diverged=True, reason="NaN/Inf")))
     nan = np.nan
     return HybridRun(
         spec=spec.to_dict(),

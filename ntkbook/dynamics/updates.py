@@ -52,8 +52,8 @@ from ntkbook.dynamics.gains import ReplacedSGD, cumulative_gains, ntk3_gains
 from ntkbook.dynamics.linearised import as_targets
 
 __all__ = [
-    "RESIDUALS", "SubsetKernel", "apply_update", "ntk3_update", "ntk_update", "output_residual",
-    "phase_loss", "subset_kernel",
+    "RESIDUALS", "SubsetKernel", "apply_update", "frozen_jacobian_steps", "ntk3_update",
+    "ntk_update", "output_residual", "phase_loss", "subset_kernel",
 ]
 
 RESIDUALS = ("squared", "softmax")
@@ -195,6 +195,35 @@ def apply_update(net: MLP, params: Params, x: np.ndarray, coefficients: np.ndarr
     """
     step = jacobian_transpose_product(net, params, x, coefficients)
     return jax.tree_util.tree_map(lambda p, s: p - s, params, step)
+
+
+def frozen_jacobian_steps(net: MLP, params: Params, x: np.ndarray, targets: np.ndarray, *,
+                          step: float, n_updates: int, residual: str = "squared") -> list[Params]:
+    """NTK1 as the thesis' published code runs it: ``n_updates`` steps
+    ``theta <- theta - step J_s^T r(theta)``, the Jacobian frozen at the switch ``theta_s`` but the
+    residual ``r`` (:func:`output_residual`) re-evaluated on the *network* at every step.
+
+    On the linearised model with the squared residual this is NTK1's gain
+    (:func:`ntkbook.dynamics.gains.ntk1_gains`); with the softmax residual of a real network it
+    is not linear in anything, and the bounded residual keeps a step that would make the
+    linearised squared-loss iteration diverge from blowing up.
+
+    Args:
+        net: the network. params: ``theta_s``.
+        x: ``(n, n_0)`` subset inputs. targets: ``(n, n_out)`` (one-hot for classification).
+        step: the step on the residual (the code's ``2 eta / N``). n_updates: steps.
+        residual: ``"squared"`` or ``"softmax"``.
+
+    Returns:
+        The parameters after each step, ``n_updates`` pytrees like ``params``.
+    """
+    current, out = params, []
+    for _ in range(int(n_updates)):
+        r = output_residual(outputs(net, current, x), targets, residual)
+        move = jacobian_transpose_product(net, params, x, step * r)
+        current = jax.tree_util.tree_map(lambda p, m: p - m, current, move)
+        out.append(current)
+    return out
 
 
 def ntk_update(

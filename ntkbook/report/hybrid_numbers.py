@@ -12,7 +12,17 @@ import numpy as np
 import pandas as pd
 
 from ntkbook.experiments.hybrid.record import HybridRun, MethodKey
-from ntkbook.report.hybrid_tables import HEURISTICS, SGD, SGD_FLOW, _ratio, pick, text
+from ntkbook.report.hybrid_tables import (
+    HEURISTICS,
+    SGD,
+    SGD_FLOW,
+    _ratio,
+    faithful_flow_sgd,
+    pick,
+    text,
+)
+from ntkbook.reported import SARVANAU_TABLE1, implied_nrmse_denominators
+from ntkbook.stats import mean_ci
 
 
 def switch_numbers(switches: pd.DataFrame, width: int) -> dict:
@@ -120,8 +130,9 @@ def branch_numbers(runs: Sequence[HybridRun], width: int) -> dict:
             m = branch.methods.get(ntk3)
             if m is not None:
                 loss.append(m.subset_loss_at_switch)
-            if branch.flow_time_sgd is not None:
-                flow_epochs.append(branch.flow_time_sgd.epochs)
+            flow = faithful_flow_sgd(branch)
+            if flow is not None:
+                flow_epochs.append(flow.flow_multiple * (run.epochs - branch.switch_epoch))
     return {"step_stability_min": text(min(stab) if stab else None, ".2f"),
             "step_stability_max": text(max(stab) if stab else None, ".2f"),
             "squared_loss_at_switch": text(float(np.mean(loss)) if loss else None, ".1f"),
@@ -214,3 +225,100 @@ def cutoff_table(runs: Sequence[HybridRun]) -> pd.DataFrame:
         rows.append(row)
     return pd.DataFrame(rows).set_index("cutoff")
 
+
+
+def paired_difference(runs: Sequence[HybridRun], heuristic: str, a, b) -> dict:
+    """``metric(a) - metric(b)`` in percentage points, paired within each run (same network, same
+    switch), over the runs where both exist and neither diverged.
+
+    ``a`` and ``b`` are a :class:`MethodKey`, ``"SGD"`` (SGD to the last epoch) or ``"stop"``
+    (the test metric at the switch epoch).
+
+    Returns:
+        ``{"mean", "lo", "hi", "n", "a", "b"}``: the mean difference and its Student-t 95 %
+        interval (NaN bounds for fewer than two runs), ``n`` runs, ``a`` and ``b`` the seed means.
+    """
+    def metric(run, branch, which):
+        if which == "SGD":
+            return run.sgd.test_metric[-1]
+        if which == "stop":
+            return run.sgd.test_metric[branch.switch_epoch]
+        m = branch.methods.get(which)
+        return None if m is None or m.diverged else m.test_metric
+
+    pairs = []
+    for run in runs:
+        branch = run.branch(heuristic)
+        if branch is None:
+            continue
+        va, vb = metric(run, branch, a), metric(run, branch, b)
+        if va is not None and vb is not None and np.isfinite(va) and np.isfinite(vb):
+            pairs.append((100 * va, 100 * vb))
+    if not pairs:
+        nan = float("nan")
+        return {"mean": nan, "lo": nan, "hi": nan, "n": 0, "a": nan, "b": nan}
+    arr = np.asarray(pairs)
+    mean, lo, hi = mean_ci(arr[:, 0] - arr[:, 1])
+    return {"mean": mean, "lo": lo, "hi": hi, "n": len(pairs), "a": float(arr[:, 0].mean()),
+            "b": float(arr[:, 1].mean())}
+
+
+def nrmse_denominator_check() -> dict:
+    """Whether one denominator fits every Wine row of the thesis' Table 1 within its rounding
+    (:func:`ntkbook.reported.implied_nrmse_denominators`): the largest lower bound, the smallest
+    upper bound, and the rows that set them."""
+    rows = implied_nrmse_denominators()
+    low = max(rows, key=lambda r: r["low"])
+    high = min(rows, key=lambda r: r["high"])
+    return {"fits": bool(low["low"] <= high["high"]), "max_low": low["low"],
+            "max_low_row": f"{low['method']} ({low['heuristic']})", "min_high": high["high"],
+            "min_high_row": f"{high['method']} ({high['heuristic']})"}
+
+
+def table1_distance(table: pd.DataFrame, dataset: str, width: int, residual: str,
+                    variant: str) -> dict:
+    """How close one reading (``variant``) of NTK1-NTK3 comes to the thesis' Table 1 at
+    ``width``: the mean absolute difference of the test metric (percentage points) over the
+    methods and heuristics both have, the largest one, and how many cells diverged here (a
+    diverged cell has no number and is not in the mean)."""
+    diffs, diverged, worst = [], 0, ("", 0.0)
+    for heuristic in ("eps", "delta"):
+        thesis = SARVANAU_TABLE1.get((dataset, heuristic), {})
+        for method in ("NTK1", "NTK2", "NTK3"):
+            sel = table[(table["dataset"] == dataset) & (table["width"] == width)
+                        & (table["heuristic"] == heuristic) & (table["method"] == method)
+                        & (table["variant"] == variant) & (table["residual"] == residual)]
+            if sel.empty or method not in thesis:
+                continue
+            ours = sel.iloc[0]["test_metric"]
+            if ours is None or pd.isna(ours):
+                diverged += 1
+                continue
+            d = abs(float(ours) - thesis[method][1])
+            diffs.append(d)
+            if d >= worst[1]:
+                worst = (f"{method} ({heuristic})", d)
+    return {"variant": variant, "mean_abs": float(np.mean(diffs)) if diffs else float("nan"),
+            "compared": len(diffs), "diverged": diverged, "worst": worst[0],
+            "worst_abs": worst[1] if diffs else float("nan")}
+
+
+def ntk1_stability(results: dict[str, Sequence[HybridRun]], width: int) -> dict:
+    """Per data set, over every switch at ``width``: how many, the smallest and largest
+    ``eta rho lambda_max`` of the consistent NTK1 step (> 2: the top mode grows), and how many
+    consistent NTK1 updates (squared residual) diverged."""
+    out = {}
+    key = MethodKey("NTK1", "consistent", "squared")
+    for name, runs in results.items():
+        steps, diverged = [], 0
+        for run in runs:
+            if run.width != width:
+                continue
+            for branch in run.branches.values():
+                steps.append(branch.step_stability["consistent"])
+                m = branch.methods.get(key)
+                diverged += int(m is not None and m.diverged)
+        out[name] = {"switches": len(steps), "diverged": diverged,
+                     "min_step": min(steps) if steps else float("nan"),
+                     "max_step": max(steps) if steps else float("nan")}
+    return out

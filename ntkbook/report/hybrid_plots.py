@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
@@ -19,7 +18,7 @@ from ntkbook.report.hybrid_tables import SGD, SGD_FLOW
 
 #: Colour per method and line style per variant, in every figure of the chapter.
 METHOD_COLORS = {SGD: "k", "NTK1": "C0", "NTK2": "C1", "NTK3": "C2", SGD_FLOW: "C4"}
-VARIANT_STYLES = {"consistent": "-", "faithful": "--"}
+VARIANT_STYLES = {"consistent": "-", "faithful": "--", "code": ":"}
 HEURISTIC_LABELS = {"eps": r"$\varepsilon$: $\|\theta_t - \theta_{t-2}\|$",
                     "delta": r"$\delta$: $|\,\|\Theta_t-\Theta_0\|-\|\Theta_{t-4}-\Theta_0\|\,|$",
                     "spectral": r"spectral: $\max_i |\Delta_2 \lambda_i| / \lambda_i$"}
@@ -127,41 +126,3 @@ def plot_hybrid_curves(curves_by_width: dict[int, dict], metric_label: str,
     if title:
         fig.suptitle(title)
     return fig
-
-
-def plot_pareto(points: pd.DataFrame, ax=None, metric_label: str = "test accuracy (%)",
-                title: str = "", residual: str | None = None):
-    """Test metric against wall seconds since the switch: every run's SGD epochs (grey lines),
-    every non-diverged NTK method (markers; only those of ``residual`` if given) and the seed
-    means (large markers)."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7.0, 4.4), layout="constrained")
-    if points.empty:
-        ax.text(0.5, 0.5, "no run switched", ha="center", va="center", transform=ax.transAxes)
-        ax.set(title=title)
-        return ax
-    sgd = points[points["method"] == SGD]
-    for i, (_, run) in enumerate(sgd.groupby("seed")):
-        ax.plot(run["seconds"], run["test_metric"], "-o", color="0.55", ms=3, lw=1,
-                label="SGD after each epoch (per run)" if i == 0 else None)
-    mean_sgd = sgd.groupby("epoch")[["seconds", "test_metric"]].mean()
-    ax.plot(mean_sgd["seconds"].iloc[-1], mean_sgd["test_metric"].iloc[-1], "o", ms=11,
-            color="k", label="SGD to the last epoch (mean)")
-    others = points[points["method"] != SGD]
-    if residual is not None:
-        others = others[(others["method"] == SGD_FLOW) | (others["residual"] == residual)]
-    for (method, variant, res), group in others.groupby(["method", "variant", "residual"],
-                                                        sort=True):
-        flow = method == SGD_FLOW
-        color = METHOD_COLORS.get(method, "0.5")
-        marker = {"squared": "s", "softmax": "^"}.get(res, "D")
-        fill = color if flow or variant != "faithful" else "white"
-        ax.scatter(group["seconds"], group["test_metric"], s=18, color=color, alpha=0.45,
-                   marker=marker)
-        name = method if flow else f"{method} {variant}, {res} residual"
-        ax.plot(group["seconds"].mean(), group["test_metric"].mean(), marker=marker, ms=10,
-                mfc=fill, mec=color, mew=1.8, ls="none", label=name)
-    ax.set(xscale="log", xlabel="wall seconds since the switch", ylabel=metric_label,
-           title=title)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return ax

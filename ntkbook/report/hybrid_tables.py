@@ -17,13 +17,21 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ntkbook.experiments.hybrid.record import HEURISTICS, HybridRun, MethodKey, ScoutingSummary
+from ntkbook.experiments.hybrid.record import (
+    HEURISTICS,
+    Branch,
+    FrontierPoint,
+    HybridRun,
+    MethodKey,
+    ScoutingSummary,
+)
 from ntkbook.reported import (
     SARVANAU_SWITCH_EPOCHS,
     SARVANAU_TABLE1,
     SARVANAU_TABLE2,
     SARVANAU_THRESHOLDS,
 )
+from ntkbook.stats import mean_ci
 
 SGD = "SGD"
 
@@ -74,6 +82,12 @@ def _nanmean(curves: Sequence[np.ndarray]) -> np.ndarray:
 
 
 
+def faithful_flow_sgd(branch: Branch) -> FrontierPoint | None:
+    """The frontier's SGD continued for the faithful NTK3's flow time, if measured."""
+    return next((p for p in branch.frontier
+                 if p.method == "SGD continued" and p.variant == "faithful"), None)
+
+
 def run_rows(runs: Sequence[HybridRun]) -> pd.DataFrame:
     """One row per run, heuristic and method: final test loss and metric (in %), seconds from the
     switch, and flags.
@@ -105,7 +119,7 @@ def run_rows(runs: Sequence[HybridRun]) -> pd.DataFrame:
                                     "test_metric": _percent(m.test_metric),
                                     "seconds_from_switch": m.seconds, "diverged": m.diverged,
                                     "no_switch": False, "reason": m.reason})
-            flow = branch.flow_time_sgd
+            flow = faithful_flow_sgd(branch)
             if flow is not None:
                 rows.append(head | {"method": SGD_FLOW, "variant": "faithful", "residual": "-",
                                     "test_loss": flow.test_loss,
@@ -121,7 +135,8 @@ def table_rows(per_run: pd.DataFrame) -> pd.DataFrame:
 
     ``seeds`` counts the runs averaged; diverged methods and runs that never switched are left out
     of the means and counted in ``diverged`` and ``no_switch``. Pure SGD's loss and metric average
-    every run, its seconds the runs that switched.
+    every run, its seconds the runs that switched. ``test_metric_half`` is the half-width of the
+    metric mean's Student-t 95 % interval (NaN for one seed).
     """
     out = []
     for key, group in per_run.groupby(list(KEYS), sort=False):
@@ -133,11 +148,20 @@ def table_rows(per_run: pd.DataFrame) -> pd.DataFrame:
         out.append(dict(zip(KEYS, key, strict=True)) | {
             "test_loss": _mean(used_metrics["test_loss"]),
             "test_metric": _mean(used_metrics["test_metric"]),
+            "test_metric_half": _half_width(used_metrics["test_metric"]),
             "seconds_from_switch": _mean(used["seconds_from_switch"]),
             "seeds": int(len(used_metrics)), "diverged": int(group["diverged"].sum()),
             "no_switch": int(group["no_switch"].sum()),
         })
     return pd.DataFrame(out)
+
+
+def _half_width(values) -> float:
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    if len(values) < 2:
+        return float("nan")
+    mean, _, high = mean_ci(values)
+    return high - mean
 
 
 def _mean(values) -> float | None:
@@ -258,7 +282,9 @@ def variants_table(table: pd.DataFrame, dataset: str, width: int) -> pd.DataFram
 def _cell(row) -> str:
     if row["test_loss"] is None or pd.isna(row["test_loss"]) or row["seeds"] == 0:
         return f"diverged ({row['diverged']}/{row['diverged'] + row['seeds']})"
-    text = f"{row['test_loss']:.2f} / {row['test_metric']:.2f}%"
+    half = row.get("test_metric_half", float("nan"))
+    spread = f" ± {half:.2f}" if half is not None and np.isfinite(half) else ""
+    text = f"{row['test_loss']:.2f} / {row['test_metric']:.2f}{spread}% (n={row['seeds']})"
     if row["diverged"]:
         text += f" ({row['diverged']} diverged)"
     return text
@@ -302,36 +328,6 @@ def hybrid_curves(runs: Sequence[HybridRun], heuristic: str, width: int) -> dict
                  | {"n": len(v["val_loss"])} for label, v in curves.items()}
     out["switch_epochs"] = switches
     return out
-
-
-def pareto_points(runs: Sequence[HybridRun], heuristic: str, width: int) -> pd.DataFrame:
-    """Test metric (%) against seconds since the switch, per run: SGD after every epoch from the
-    switch to ``E``, and every non-diverged NTK method (and the faithful-time SGD) once.
-
-    Columns: ``seed, method, variant, residual, epoch, seconds, test_metric``.
-    """
-    rows = []
-    for run in runs:
-        branch = run.branch(heuristic)
-        if run.width != width or branch is None:
-            continue
-        s, sgd = branch.switch_epoch, run.sgd
-        elapsed = np.cumsum(sgd.epoch_seconds[s:])
-        for j, seconds in enumerate(elapsed, start=s + 1):
-            rows.append({"seed": run.seed, "method": SGD, "variant": "-", "residual": "-",
-                         "epoch": j, "seconds": seconds,
-                         "test_metric": _percent(_opt(sgd.test_metric[j]))})
-        finals = [(key.method, key.variant, key.residual, m)
-                  for key, m in branch.methods.items()]
-        if branch.flow_time_sgd is not None:
-            finals.append((SGD_FLOW, "faithful", "-", branch.flow_time_sgd))
-        for method, variant, residual, m in finals:
-            if m.diverged:
-                continue
-            rows.append({"seed": run.seed, "method": method, "variant": variant,
-                         "residual": residual, "epoch": run.epochs, "seconds": m.seconds,
-                         "test_metric": _percent(m.test_metric)})
-    return pd.DataFrame(rows)
 
 
 def diverged_rows(per_run: pd.DataFrame) -> pd.DataFrame:

@@ -49,12 +49,13 @@ class RunContext:
         return evaluate(self.net, params, x, y, self.kind)
 
     def replaced(self, switch_epoch: int) -> dynamics.ReplacedSGD:
-        """The SGD from ``switch_epoch`` to ``E`` that an NTK update replaces."""
+        """The SGD from ``switch_epoch`` to ``E`` that an NTK update replaces (with the task's
+        outputs and kind, which the published code's reading needs)."""
         spec = self.spec
-        return dynamics.ReplacedSGD(spec.learning_rate, self.steps_per_epoch,
-                                       spec.epochs - switch_epoch, spec.epochs,
-                                       self.task.n_train, int(self.x_sub.shape[0]),
-                                       spec.loss_scale)
+        return dynamics.ReplacedSGD(
+            spec.learning_rate, self.steps_per_epoch, spec.epochs - switch_epoch, spec.epochs,
+            self.task.n_train, int(self.x_sub.shape[0]), spec.loss_scale,
+        ).for_code(self.kind, self.task.n_outputs)
 
 
 _WARM: set = set()

@@ -1,8 +1,7 @@
 """The optional measurements of a run (:class:`~ntkbook.experiments.hybrid.spec.HybridSpec`'s
-``full_kernel_samples``, ``literal_ntk1_steps`` and ``match_faithful_flow``): the
-mean-over-outputs kernel against the full one, the default pseudoinverse cutoff against the
-worst-case float32 one, one LAPACK thread against several, NTK1 done step by step, and SGD
-continued for the faithful NTK3's flow time.
+``full_kernel_samples`` and ``literal_ntk1_steps``): the mean-over-outputs kernel against the
+full one, the default pseudoinverse cutoff against the worst-case float32 one, one LAPACK thread
+against several, and NTK1 done step by step.
 """
 
 from __future__ import annotations
@@ -22,9 +21,8 @@ from ntkbook.core.mlp import Params, flatten_params
 from ntkbook.core.products import outputs
 from ntkbook.core.spectrum import lapack_threads
 from ntkbook.dynamics.gains import ReplacedSGD
-from ntkbook.dynamics.sgd import sgd_steps
 from ntkbook.experiments.hybrid.context import RunContext
-from ntkbook.experiments.hybrid.record import Extras, FlowTimeSGD
+from ntkbook.experiments.hybrid.record import Extras
 from ntkbook.store.codec import finite_or_none
 
 
@@ -116,23 +114,6 @@ def literal_ntk1(ctx: RunContext, params_s: Params, replaced: ReplacedSGD, loss_
     return {"steps": steps, "seconds_per_step": seconds / steps,
             "extrapolated_seconds": seconds / steps * replaced.steps,
             "subset_loss_at_switch": loss_s, "subset_loss_after": finite_or_none(loss)}
-
-
-def sgd_for_flow_time(ctx: RunContext, params_s: Params, replaced: ReplacedSGD) -> FlowTimeSGD:
-    """SGD from the switch for the flow time the faithful NTK3 integrates."""
-    spec = ctx.spec
-    steps = max(1, round(replaced.equivalent_flow_time("faithful") / spec.learning_rate))
-    tic = time.perf_counter()
-    params = jax.block_until_ready(sgd_steps(
-        ctx.net, params_s, ctx.x, ctx.y, steps, spec.batch_size, spec.learning_rate, ctx.kind,
-        np.random.default_rng([spec.seed, 3, replaced.epochs_replaced])))
-    seconds = time.perf_counter() - tic
-    test_loss, test_metric = ctx.evaluate(params, "test")
-    diverged = not np.isfinite(test_loss)
-    return FlowTimeSGD(steps=steps, epochs=steps / ctx.steps_per_epoch, seconds=seconds,
-                       diverged=diverged, reason="NaN/Inf test loss" if diverged else "",
-                       test_loss=finite_or_none(test_loss),
-                       test_metric=finite_or_none(test_metric))
 
 
 def measure_extras(ctx: RunContext, params_s: Params, switch_epoch: int) -> Extras:

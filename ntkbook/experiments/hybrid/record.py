@@ -3,8 +3,8 @@ and written to / read from JSON by the package's one codec (:mod:`ntkbook.store.
 
 A run trains with SGD for ``E`` epochs (:class:`SGDHistory`, the switch metrics), and at every
 distinct switch epoch ``s`` branches into every NTK method (:class:`Branch`): one
-:class:`MethodResult` per :class:`MethodKey` ``(method, variant, residual)``, and optionally SGD
-continued for the faithful NTK3's flow time (:class:`FlowTimeSGD`). The optional measurements at
+:class:`MethodResult` per :class:`MethodKey` ``(method, variant, residual)``, and optionally
+the points of the time-quality frontier (:class:`FrontierPoint`). The optional measurements at
 the first switch are an :class:`Extras`.
 
 Conventions: curves are float64 arrays with NaN where a value is undefined or not measured;
@@ -125,30 +125,67 @@ class MethodResult(_Record):
                    val_metric=floats(data.get("val_metric") or []))
 
 
+#: The kinds of :class:`FrontierPoint`, in legend order.
+FRONTIER_METHODS = ("stop", "SGD", "SGD continued", "NTK3", "CE flow")
+
+
 @dataclass(frozen=True, eq=False)
-class FlowTimeSGD(_Record):
-    """SGD continued from the switch for the flow time the faithful NTK3 integrates.
+class FrontierPoint(_Record):
+    """One point of the time-quality frontier from one switch point: what a method reaches on
+    the test split, and the wall seconds it takes from the switch.
 
     Attributes:
-        steps: SGD steps; ``epochs`` the same in epochs (fractional).
-        seconds: wall seconds of those steps.
-        test_loss, test_metric: after them (None if NaN/Inf, then ``diverged``).
+        method: ``"stop"`` (the switch point itself, 0 s), ``"SGD"`` (the run's own SGD after
+            each remaining epoch), ``"SGD continued"`` (SGD from the switch on fresh batches for
+            a given flow time, past ``E`` too), ``"NTK3"`` (the closed-form squared-loss flow)
+            or ``"CE flow"`` (the linearised model's cross-entropy flow, integrated).
+        variant: the time scale (``"consistent"``, ``"faithful"``, ``"code"``) of an NTK point,
+            or whose flow time an SGD-continued point matches; ``""`` else.
+        residual: ``"squared"``, ``"softmax"`` or ``"crossentropy"``; ``""`` for SGD.
+        kernel: ``"mean"`` or ``"full"``; ``""`` for SGD.
+        samples: rows of the NTK subset the update used (0 for SGD).
+        flow_multiple: the flow time covered, in units of the replaced SGD's ``eta S`` (at the
+            consistent rate); 0 at the switch, 1 for SGD to ``E``.
+        seconds: wall seconds from the switch (kernel, solve and update; training steps for
+            SGD; never the evaluations).
+        diverged: NaN/Inf in the parameters or outputs; then ``reason`` says where and the test
+            numbers are None.
+        test_loss, test_metric: on the test split.
     """
 
-    steps: int
-    epochs: float
+    method: str
+    variant: str
+    residual: str
+    kernel: str
+    samples: int
+    flow_multiple: float
     seconds: float
-    diverged: bool
+    diverged: bool = False
     reason: str = ""
     test_loss: float | None = None
     test_metric: float | None = None
+
+    @property
+    def label(self) -> str:
+        """A legend label: ``"NTK3 consistent (softmax, mean kernel)"``, ``"SGD"``."""
+        if self.method in ("stop", "SGD"):
+            return self.method
+        if self.method == "SGD continued":
+            return "SGD continued" + (" (faithful NTK3's flow time)"
+                                      if self.variant == "faithful" else "")
+        parts = [p for p in (self.residual, f"{self.kernel} kernel" if self.kernel else "",
+                             f"n={self.samples}") if p]
+        head = f"{self.method} {self.variant}".strip()
+        return f"{head} ({', '.join(parts)})"
 
     def to_json(self) -> dict:
         return to_builtin({f.name: getattr(self, f.name) for f in fields(self)})
 
     @classmethod
-    def from_json(cls, data: Mapping) -> FlowTimeSGD:
-        return cls(steps=int(data["steps"]), epochs=float(data["epochs"]),
+    def from_json(cls, data: Mapping) -> FrontierPoint:
+        return cls(method=str(data["method"]), variant=str(data["variant"]),
+                   residual=str(data["residual"]), kernel=str(data["kernel"]),
+                   samples=int(data["samples"]), flow_multiple=float(data["flow_multiple"]),
                    seconds=float(data["seconds"]), diverged=bool(data["diverged"]),
                    reason=data.get("reason", ""), test_loss=_optional(data.get("test_loss")),
                    test_metric=_optional(data.get("test_metric")))
@@ -170,7 +207,8 @@ class Branch(_Record):
         steps_replaced: SGD steps from ``s`` to ``E``; ``flow_time`` their flow time.
         step_stability: ``eta rho lambda_max`` of the NTK1 step per variant (> 2: unstable).
         methods: every :class:`MethodKey` -> its result, in the order computed.
-        flow_time_sgd: SGD for the faithful NTK3's flow time, if the run measured it.
+        frontier: the time-quality frontier from this switch, if the run measured it
+            (:class:`FrontierPoint`, in the order measured).
     """
 
     switch_epoch: int
@@ -182,23 +220,21 @@ class Branch(_Record):
     flow_time: float
     step_stability: Mapping[str, float]
     methods: Mapping[MethodKey, MethodResult]
-    flow_time_sgd: FlowTimeSGD | None = None
+    frontier: tuple[FrontierPoint, ...] = ()
 
     def to_json(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)
-               if f.name not in ("methods", "flow_time_sgd")}
+               if f.name not in ("methods", "frontier")}
         out = to_builtin(out)
         out["methods"] = [{"method": k.method, "variant": k.variant, "residual": k.residual}
                           | m.to_json() for k, m in self.methods.items()]
-        out["flow_time_sgd"] = None if self.flow_time_sgd is None else \
-            self.flow_time_sgd.to_json()
+        out["frontier"] = [p.to_json() for p in self.frontier]
         return out
 
     @classmethod
     def from_json(cls, data: Mapping) -> Branch:
         methods = {MethodKey(m["method"], m["variant"], m["residual"]): MethodResult.from_json(m)
                    for m in data["methods"]}
-        flow = data.get("flow_time_sgd")
         return cls(switch_epoch=int(data["switch_epoch"]),
                    kernel_seconds={k: float(v) for k, v in data["kernel_seconds"].items()},
                    lambda_max=float(data["lambda_max"]), cutoff=float(data["cutoff"]),
@@ -207,7 +243,8 @@ class Branch(_Record):
                    flow_time=float(data["flow_time"]),
                    step_stability={k: float(v) for k, v in data["step_stability"].items()},
                    methods=methods,
-                   flow_time_sgd=None if flow is None else FlowTimeSGD.from_json(flow))
+                   frontier=tuple(FrontierPoint.from_json(p)
+                                  for p in data.get("frontier") or ()))
 
 
 @dataclass(frozen=True, eq=False)

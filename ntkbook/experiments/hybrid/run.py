@@ -43,7 +43,8 @@ from ntkbook.dynamics.gains import METHODS, VARIANTS
 from ntkbook.dynamics.sgd import epoch_batches, sgd_epoch
 from ntkbook.experiments.hybrid import heuristics
 from ntkbook.experiments.hybrid.context import RunContext, warm_up
-from ntkbook.experiments.hybrid.extras import measure_extras, sgd_for_flow_time
+from ntkbook.experiments.hybrid.extras import measure_extras
+from ntkbook.experiments.hybrid.frontier import measure_frontier
 from ntkbook.experiments.hybrid.record import (
     Branch,
     HybridRun,
@@ -131,7 +132,6 @@ def _metrics(params_list: list[Params], history: dict) -> dict[str, np.ndarray]:
 def _method_result(ctx: RunContext, params_s: Params, kern, gains: np.ndarray, residual: str,
                    base_seconds: float, curves: bool) -> MethodResult:
     """Apply one method's gains; time it; check for divergence; evaluate."""
-    net, spec = ctx.net, ctx.spec
     lam = kern.eigenvalues
     kept = lam > kern.cutoff
     loss_s = dynamics.phase_loss(kern.outputs, kern.targets, residual)
@@ -142,13 +142,41 @@ def _method_result(ctx: RunContext, params_s: Params, kern, gains: np.ndarray, r
             "unstable, see step_stability)", subset_loss_at_switch=finite_or_none(loss_s))
     tic = time.perf_counter()
     final = jax.block_until_ready(dynamics.apply_update(
-        net, params_s, ctx.x_sub, kern.coefficients(gains[-1], residual)))
+        ctx.net, params_s, ctx.x_sub, kern.coefficients(gains[-1], residual)))
     seconds = base_seconds + time.perf_counter() - tic
     factors = dynamics.residual_factors(lam[kept], gains[-1][kept])
     amplification = float(np.max(np.abs(factors))) if factors.size else 0.0
+
+    def earlier() -> list[Params]:
+        return [dynamics.apply_update(ctx.net, params_s, ctx.x_sub,
+                                      kern.coefficients(g, residual)) for g in gains[:-1]]
+
+    return _evaluated(ctx, kern, residual, final, seconds, loss_s, amplification,
+                      earlier if curves else list)
+
+
+def _literal_ntk1_result(ctx: RunContext, params_s: Params, kern, replaced, residual: str,
+                         base_seconds: float) -> MethodResult:
+    """NTK1 as the published code runs it (:func:`ntkbook.dynamics.frozen_jacobian_steps`):
+    one step of ``2 eta / N`` per replaced epoch along the residual of the network itself."""
+    loss_s = dynamics.phase_loss(kern.outputs, kern.targets, residual)
+    tic = time.perf_counter()
+    steps = dynamics.frozen_jacobian_steps(
+        ctx.net, params_s, ctx.x_sub, kern.targets, residual=residual,
+        step=replaced.code_rate * replaced.learning_rate, n_updates=replaced.epochs_replaced)
+    jax.block_until_ready(steps[-1])
+    seconds = base_seconds + time.perf_counter() - tic
+    return _evaluated(ctx, kern, residual, steps[-1], seconds, loss_s, None,
+                      lambda: steps[:-1])
+
+
+def _evaluated(ctx: RunContext, kern, residual: str, final: Params, seconds: float,
+               loss_s: float, amplification: float | None, earlier) -> MethodResult:
+    """Check an update for divergence and evaluate it: the test split after it, the validation
+    split after it and after each earlier epoch's update (``earlier()``, may be empty)."""
     loss = float("nan")
     if _finite_tree(final):
-        out = outputs(net, final, ctx.x_sub)
+        out = outputs(ctx.net, final, ctx.x_sub)
         loss = dynamics.phase_loss(out, kern.targets, residual) if np.all(np.isfinite(out)) \
             else float("nan")
     head = {"seconds": seconds, "max_mode_factor": finite_or_none(amplification),
@@ -156,16 +184,12 @@ def _method_result(ctx: RunContext, params_s: Params, kern, gains: np.ndarray, r
     if not np.isfinite(loss):
         return MethodResult(diverged=True, reason="NaN/Inf in the updated parameters or outputs",
                             **head)
-    if loss > spec.divergence_factor * loss_s:
-        return MethodResult(diverged=True, reason=f"subset loss grew {loss / loss_s:.3g}x "
-                            f"(largest mode factor {amplification:.3g})", **head)
+    if loss > ctx.spec.divergence_factor * loss_s:
+        factor = "" if amplification is None else f" (largest mode factor {amplification:.3g})"
+        return MethodResult(diverged=True, reason=f"subset loss grew {loss / loss_s:.3g}x"
+                            + factor, **head)
     test_loss, test_metric = ctx.evaluate(final, "test")
-    points = []
-    if curves:
-        for g in gains[:-1]:
-            p = dynamics.apply_update(net, params_s, ctx.x_sub, kern.coefficients(g, residual))
-            points.append(ctx.evaluate(p, "val"))
-    points.append(ctx.evaluate(final, "val"))
+    points = [ctx.evaluate(p, "val") for p in earlier()] + [ctx.evaluate(final, "val")]
     val_loss = np.array([p[0] for p in points], np.float64)
     val_metric = np.array([p[1] for p in points], np.float64)
     finite = bool(np.all(np.isfinite(val_loss)) and np.isfinite(test_loss))
@@ -176,8 +200,9 @@ def _method_result(ctx: RunContext, params_s: Params, kern, gains: np.ndarray, r
                         val_loss=val_loss, val_metric=val_metric, **head)
 
 
-def _branch(ctx: RunContext, params_s: Params, s: int) -> Branch:
-    """Every NTK method, variant and residual from the switch at epoch ``s``."""
+def _branch(ctx: RunContext, params_s: Params, s: int, sgd: SGDHistory) -> Branch:
+    """Every NTK method, variant and residual from the switch at epoch ``s``, and the frontier
+    if the spec asks for it."""
     spec = ctx.spec
     replaced = ctx.replaced(s)
     kern = dynamics.subset_kernel(ctx.net, params_s, ctx.x_sub, ctx.t_sub, kind=spec.kernel)
@@ -191,12 +216,16 @@ def _branch(ctx: RunContext, params_s: Params, s: int) -> Branch:
             gains = dynamics.cumulative_gains(method, variant, lam, replaced)
             gain_seconds = time.perf_counter() - tic
             # e.g. NTK1 faithful = consistent when c = 1/2: the same update, computed once
-            twin = next((v for g, v in computed if g.shape == gains.shape
-                         and np.array_equal(g, gains)), None)
+            literal = method == "NTK1" and variant == "code"  # not a gain: see below
+            twin = None if literal else next((v for g, v in computed if g.shape == gains.shape
+                                              and np.array_equal(g, gains)), None)
             for residual in spec.residuals:
                 key = MethodKey(method, variant, residual)
                 if twin is not None:
                     methods[key] = methods[MethodKey(method, twin, residual)]
+                elif literal:
+                    methods[key] = _literal_ntk1_result(ctx, params_s, kern, replaced, residual,
+                                                        base + gain_seconds)
                 else:
                     methods[key] = _method_result(ctx, params_s, kern, gains, residual,
                                                   base + gain_seconds, curves=method != "NTK3")
@@ -205,12 +234,12 @@ def _branch(ctx: RunContext, params_s: Params, s: int) -> Branch:
         switch_epoch=s, kernel_seconds=dict(kern.seconds), lambda_max=float(lam[-1]),
         cutoff=float(kern.cutoff), n_below_cutoff=int(np.sum(lam <= kern.cutoff)),
         steps_replaced=int(replaced.steps), flow_time=float(replaced.flow_time),
-        step_stability={v: float(lam[-1]) * spec.learning_rate * (
-            replaced.faithful_rate if v == "faithful" else replaced.consistent_rate)
-            for v in VARIANTS},
+        step_stability={v: float(lam[-1]) * spec.learning_rate * {
+            "faithful": replaced.faithful_rate, "consistent": replaced.consistent_rate,
+            "code": replaced.code_rate}[v] for v in VARIANTS},
         methods=methods,
-        flow_time_sgd=sgd_for_flow_time(ctx, params_s, replaced)
-        if spec.match_faithful_flow else None)
+        frontier=measure_frontier(ctx, params_s, kern, sgd, s)
+        if spec.frontier_multiples else ())
 
 
 # --------------------------------------------------------------------------- one run
@@ -238,11 +267,11 @@ def run_hybrid(spec: HybridSpec | dict, task: Task) -> HybridRun:
     metrics = _metrics(params_list, history)
     switch = {name: heuristics.switch_epoch(metrics[name], threshold)
               for name, threshold in spec.thresholds}
-    branches = {s: _branch(ctx, params_list[s], s)
-                for s in sorted({s for s in switch.values() if s is not None and s < spec.epochs})}
-    extras = measure_extras(ctx, params_list[min(branches)], min(branches)) if branches else None
     sgd = SGDHistory(**{k: np.asarray(history[k], np.float64) for k in (
         "val_loss", "val_metric", "test_loss", "test_metric", "epoch_seconds")})
+    branches = {s: _branch(ctx, params_list[s], s, sgd)
+                for s in sorted({s for s in switch.values() if s is not None and s < spec.epochs})}
+    extras = measure_extras(ctx, params_list[min(branches)], min(branches)) if branches else None
     return HybridRun(
         spec=spec.to_dict(), sgd=sgd, metrics=metrics,
         kernel_distance=np.asarray(history["kernel_distance"], np.float64),

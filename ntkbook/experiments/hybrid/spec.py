@@ -23,11 +23,17 @@ if TYPE_CHECKING:
 #: The thesis' protocol per data set: epochs, NTK subset (None = the whole training set), the
 #: loss scale ``c`` that makes the consistent NTK phase move like the SGD it replaces, and the
 #: residuals the NTK phase is run with (:meth:`ntkbook.dynamics.updates.SubsetKernel.residual`).
+#: ``sgd_continuation_epochs`` caps the SGD continued from the switch for the frontier
+#: (:mod:`ntkbook.experiments.hybrid.frontier`): past ``E`` on Wine, whose epochs take
+#: milliseconds; on Fashion-MNIST the run's own epochs to ``E`` are the SGD points.
 TASK_SETTINGS = {
     "fmnist": {"epochs": 15, "kernel_samples": 2000, "loss_scale": 0.5,
-               "residuals": ("squared", "softmax")},
-    "wine": {"epochs": 20, "kernel_samples": None, "loss_scale": 1.0, "residuals": ("squared",)},
+               "residuals": ("squared", "softmax"), "sgd_continuation_epochs": 1.0},
+    "wine": {"epochs": 20, "kernel_samples": None, "loss_scale": 1.0, "residuals": ("squared",),
+             "sgd_continuation_epochs": 100.0},
 }
+#: Flow times of the frontier's NTK points, in units of the replaced SGD's flow time.
+FRONTIER_MULTIPLES = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 LEARNING_RATE = 0.007
 BATCH_SIZE = 128
 
@@ -50,7 +56,10 @@ class HybridSpec:
         loss_scale: ``c`` of the consistent variant (:data:`TASK_SETTINGS`).
         residuals: residuals of the NTK phase (``"squared"``, ``"softmax"``).
         divergence_factor: growth of the subset loss that counts as divergence.
-        match_faithful_flow: also continue SGD for the flow time of the faithful NTK3.
+        frontier_multiples: flow times (in units of the replaced SGD's) of the time-quality
+            frontier's NTK points; empty = no frontier (:mod:`~.frontier`).
+        frontier_full_samples: subset rows of the frontier's full-kernel cross-entropy flow.
+        sgd_continuation_epochs: most epochs of SGD continued from the switch for the frontier.
         full_kernel_samples: if > 0, the first branch also compares the mean-over-outputs
             kernel with the exact full kernel on that many subset samples
             (:mod:`ntkbook.experiments.hybrid.extras`).
@@ -74,7 +83,9 @@ class HybridSpec:
     loss_scale: float = 0.5
     residuals: tuple[str, ...] = ("squared",)
     divergence_factor: float = 10.0
-    match_faithful_flow: bool = True
+    frontier_multiples: tuple[float, ...] = ()
+    frontier_full_samples: int = 0
+    sgd_continuation_epochs: float = 0.0
     full_kernel_samples: int = 0
     literal_ntk1_steps: int = 0
     evaluate_test: bool = True
@@ -88,6 +99,7 @@ class HybridSpec:
         values = dict(values)
         values["thresholds"] = tuple((str(h), float(t)) for h, t in values.get("thresholds", ()))
         values["residuals"] = tuple(values.get("residuals", ("squared",)))
+        values["frontier_multiples"] = tuple(float(m) for m in values.get("frontier_multiples", ()))
         return cls(**values)
 
 
@@ -107,17 +119,26 @@ def scouting_specs(dataset: str, width: int, seeds: Sequence[int], **overrides) 
 
 
 def main_specs(dataset: str, widths: Sequence[int], seeds: Sequence[int], thresholds: dict,
-               *, extras_width: int | None = None, full_kernel_samples: int = 0,
-               literal_ntk1_steps: int = 0, **overrides) -> list:
-    """The hybrid runs: every width x seed with ``thresholds``. At ``extras_width`` every seed
-    also continues SGD for the faithful NTK3's flow time and the first seed makes the optional
-    measurements (see :class:`HybridSpec`); at other widths neither."""
+               *, extras_width: int | None = None, extras_seeds: Sequence[int] | None = None,
+               full_kernel_samples: int = 0, literal_ntk1_steps: int = 0,
+               frontier_multiples: Sequence[float] = FRONTIER_MULTIPLES,
+               frontier_full_samples: int = 0, **overrides) -> list:
+    """The hybrid runs: every width x seed with ``thresholds``.
+
+    At ``extras_width`` (the table's width) the seeds are ``extras_seeds`` (default ``seeds``),
+    every run measures the time-quality frontier (:mod:`~.frontier`) and the first makes the
+    optional measurements (see :class:`HybridSpec`); at other widths neither."""
+    settings = TASK_SETTINGS[dataset]
     specs = []
     for width in widths:
-        for i, seed in enumerate(seeds):
-            extra = width == extras_width and i == 0
+        table = width == extras_width
+        for i, seed in enumerate(extras_seeds if table and extras_seeds is not None else seeds):
+            extra = table and i == 0
+            frontier = {"frontier_multiples": tuple(float(m) for m in frontier_multiples),
+                        "frontier_full_samples": int(frontier_full_samples),
+                        "sgd_continuation_epochs": settings["sgd_continuation_epochs"]}
             specs.append(spec_for(dataset, width, seed, thresholds, **overrides,
-                                  match_faithful_flow=width == extras_width,
+                                  **(frontier if table else {}),
                                   full_kernel_samples=full_kernel_samples if extra else 0,
                                   literal_ntk1_steps=literal_ntk1_steps if extra else 0))
     return specs
@@ -135,7 +156,7 @@ def replaced_for(task: Task, switch_epoch: int, epochs: int | None = None,
         raise ValueError(f"switch_epoch must be in 1..{epochs - 1}, got {switch_epoch}")
     return ReplacedSGD(LEARNING_RATE, math.ceil(task.n_train / BATCH_SIZE),
                        epochs - switch_epoch, epochs, task.n_train, n_kernel,
-                       settings["loss_scale"])
+                       settings["loss_scale"]).for_code(task.kind, task.n_outputs)
 
 
 def time_scale_summary(task: Task, epochs: int, kernel_samples: int | None) -> tuple[list, dict]:

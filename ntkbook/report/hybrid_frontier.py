@@ -1,0 +1,324 @@
+"""The time-quality frontier of the hybrid runs (:class:`~ntkbook.experiments.hybrid.record.
+FrontierPoint`): seed means with 95 % intervals, paired differences against the cheapest
+baselines, the verdict those intervals allow, and its figure.
+
+**Pairing.** Every seed is one run with its own switch point, so a method is compared with a
+baseline *within* each seed (same network, same switch) and the seed-to-seed spread cancels:
+the difference ``metric(method) - metric(baseline)`` per seed, its mean and Student-t 95 %
+interval (:func:`ntkbook.stats.mean_ci`). A method *beats* a baseline only when that interval
+lies entirely on the better side of zero (higher accuracy, lower NRMSE); *loses* when it lies
+entirely on the worse side; otherwise the seeds cannot tell them apart.
+
+**Positions.** NTK points sit at a flow multiple (the same ladder in every seed); the run's own
+SGD sits at ``k`` epochs after the switch (the number of remaining epochs differs between seeds
+when their switch epochs differ, so ``"SGD to E"`` is each seed's last SGD point).
+
+Metrics are in percent (accuracy or NRMSE). This module reads records only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ntkbook.experiments.hybrid.record import HybridRun
+from ntkbook.stats import mean_ci
+
+STOP, SGD_END = "stop at the switch", "SGD to E"
+#: Colours per curve family, taken in order by its curves (e.g. NTK3 squared, then softmax).
+FRONTIER_COLORS = {"SGD": ("k",), "SGD continued": ("0.45",), "NTK3": ("C2", "C8", "C9"),
+                   "CE flow": ("C3", "C1", "C6")}
+
+
+def higher_is_better(dataset_kind: str) -> bool:
+    """Accuracy (classification) is better high; NRMSE (regression) low."""
+    return dataset_kind == "classification"
+
+
+def frontier_rows(runs: Sequence[HybridRun], heuristic: str, width: int) -> pd.DataFrame:
+    """Every frontier point of every run at ``width`` from ``heuristic``'s switch, one row each.
+
+    Columns: ``seed, switch_epoch, method, label, position, flow_multiple, epochs_after,
+    seconds, test_metric`` (percent; NaN if diverged), ``test_loss, diverged``. ``position`` is
+    the key that is the same across seeds: the flow multiple for NTK points and SGD continued,
+    the epochs after the switch for the run's SGD, 0 for the stop.
+    """
+    rows = []
+    for run in runs:
+        branch = run.branch(heuristic)
+        if run.width != width or branch is None or not branch.frontier:
+            continue
+        remaining = run.epochs - branch.switch_epoch
+        for p in branch.frontier:
+            epochs_after = p.flow_multiple * remaining if p.method in ("stop", "SGD") else np.nan
+            position = round(epochs_after) if p.method in ("stop", "SGD") else p.flow_multiple
+            rows.append({"seed": run.seed, "switch_epoch": branch.switch_epoch,
+                         "method": p.method, "label": p.label, "variant": p.variant,
+                         "residual": p.residual, "kernel": p.kernel, "samples": p.samples,
+                         "position": position, "flow_multiple": p.flow_multiple,
+                         "epochs_after": epochs_after, "seconds": p.seconds,
+                         "test_metric": np.nan if p.test_metric is None else 100 * p.test_metric,
+                         "test_loss": np.nan if p.test_loss is None else p.test_loss,
+                         "diverged": p.diverged})
+    return pd.DataFrame(rows)
+
+
+def _with_baselines(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with each seed's stop and last-SGD metric beside every point."""
+    stop = rows[rows["method"] == "stop"].set_index("seed")["test_metric"]
+    sgd = rows[rows["method"] == "SGD"]
+    end = sgd.loc[sgd.groupby("seed")["position"].idxmax()].set_index("seed")
+    out = rows.copy()
+    out["stop_metric"] = out["seed"].map(stop)
+    out["sgd_end_metric"] = out["seed"].map(end["test_metric"])
+    out["sgd_end_seconds"] = out["seed"].map(end["seconds"])
+    return out
+
+
+def frontier_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Seed means per curve point with 95 % intervals, and paired differences from the stop and
+    from SGD to ``E``.
+
+    Columns: ``method, label, variant, kernel, position, flow_multiple, seeds, diverged,
+    seconds, metric,
+    metric_lo, metric_hi, vs_stop, vs_stop_lo, vs_stop_hi, vs_sgd_end, vs_sgd_end_lo,
+    vs_sgd_end_hi`` (differences in percentage points; intervals NaN for one seed).
+    """
+    data = _with_baselines(rows)
+    out = []
+    keys = ["method", "label", "variant", "kernel", "position"]
+    for (method, label, variant, kernel, position), group in data.groupby(keys, sort=False):
+        ok = group[~group["diverged"]]
+        entry = {"method": method, "label": label, "variant": variant, "kernel": kernel,
+                 "position": position,
+                 "flow_multiple": float(group["flow_multiple"].mean()),
+                 "seeds": len(group), "diverged": int(group["diverged"].sum()),
+                 "seconds": float(group["seconds"].mean())}
+        for name, values in (("metric", ok["test_metric"]),
+                             ("vs_stop", ok["test_metric"] - ok["stop_metric"]),
+                             ("vs_sgd_end", ok["test_metric"] - ok["sgd_end_metric"])):
+            mean, lo, hi = mean_ci(values) if len(values) else (np.nan, np.nan, np.nan)
+            entry |= {name: mean, f"{name}_lo": lo, f"{name}_hi": hi}
+        out.append(entry)
+    return pd.DataFrame(out)
+
+
+def outcome(lo: float, hi: float, higher_better: bool) -> str:
+    """``"better"``, ``"worse"`` or ``"tie"``: where a 95 % interval of a difference lies."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "tie"
+    if lo > 0:
+        return "better" if higher_better else "worse"
+    if hi < 0:
+        return "worse" if higher_better else "better"
+    return "tie"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the frontier says, for one data set and heuristic.
+
+    Attributes:
+        seeds: runs that switched. higher_better: the metric's direction.
+        stop: seed mean and 95 % interval of the metric at the switch, ``(mean, lo, hi)``.
+        sgd_end: the same for SGD to ``E``; ``sgd_end_seconds`` its mean seconds.
+        sgd_vs_stop: paired difference SGD to E minus stop, ``(mean, lo, hi)``.
+        best: the NTK-family point (NTK3 or CE flow) with the best mean metric among those with
+            an interval (if any), its label, flow multiple, seconds and differences from the stop
+            and from SGD to E.
+        beats_stop / loses_to_stop: NTK points whose paired interval against the stop lies on
+            the better / worse side of zero (labels with their multiple).
+        matches_sgd_end: NTK points not worse than SGD to E (an interval of the difference that
+            is not on the worse side), the cheapest first.
+    """
+
+    seeds: int
+    higher_better: bool
+    stop: tuple[float, float, float]
+    sgd_end: tuple[float, float, float]
+    sgd_end_seconds: float
+    sgd_vs_stop: tuple[float, float, float]
+    best: dict
+    beats_stop: tuple[str, ...]
+    loses_to_stop: tuple[str, ...]
+    matches_sgd_end: tuple[dict, ...]
+
+    @property
+    def sgd_vs_stop_outcome(self) -> str:
+        return outcome(*self.sgd_vs_stop[1:], self.higher_better)
+
+    @property
+    def best_vs_stop_outcome(self) -> str:
+        return outcome(self.best["vs_stop_lo"], self.best["vs_stop_hi"], self.higher_better)
+
+    @property
+    def best_vs_sgd_end_outcome(self) -> str:
+        return outcome(self.best["vs_sgd_end_lo"], self.best["vs_sgd_end_hi"],
+                       self.higher_better)
+
+
+def _point_name(row) -> str:
+    return f"{row['label']} at {row['flow_multiple']:.3g}×"
+
+
+def verdict(rows: pd.DataFrame, higher_better: bool) -> Verdict:
+    """The verdict of one frontier (rows of :func:`frontier_rows`)."""
+    data = _with_baselines(rows)
+    summary = frontier_summary(rows)
+    ntk = summary[summary["method"].isin(["NTK3", "CE flow"]) & summary["metric"].notna()]
+    # points with an interval (two or more seeds that did not diverge), where there are any
+    resolved = ntk[ntk["vs_stop_lo"].notna()]
+    ntk = resolved if not resolved.empty else ntk
+    best = ntk.loc[ntk["metric"].idxmax() if higher_better else ntk["metric"].idxmin()]
+    per_seed = data.drop_duplicates("seed")
+    outcomes = [(outcome(r["vs_stop_lo"], r["vs_stop_hi"], higher_better), _point_name(r))
+                for _, r in ntk.iterrows()]
+    matches = [r.to_dict() for _, r in ntk.sort_values("seconds").iterrows()
+               if np.isfinite(r["vs_sgd_end_lo"])
+               and outcome(r["vs_sgd_end_lo"], r["vs_sgd_end_hi"], higher_better) != "worse"]
+    return Verdict(
+        seeds=int(per_seed["seed"].nunique()), higher_better=higher_better,
+        stop=mean_ci(per_seed["stop_metric"]), sgd_end=mean_ci(per_seed["sgd_end_metric"]),
+        sgd_end_seconds=float(per_seed["sgd_end_seconds"].mean()),
+        sgd_vs_stop=mean_ci(per_seed["sgd_end_metric"] - per_seed["stop_metric"]),
+        best=best.to_dict(),
+        beats_stop=tuple(name for o, name in outcomes if o == "better"),
+        loses_to_stop=tuple(name for o, name in outcomes if o == "worse"),
+        matches_sgd_end=tuple(matches))
+
+
+def plot_frontier(rows: pd.DataFrame, ax, metric_label: str, *,
+                  labels: Sequence[str] | None = None) -> None:
+    """Test metric against seconds from the switch (log axis): seed means with 95 % intervals
+    per curve (points joined in order of flow time), the stop as a shaded band (mean and
+    interval) since it takes no time, and SGD to ``E`` ringed."""
+    summary = frontier_summary(rows)
+    stop = summary[summary["method"] == "stop"].iloc[0]
+    ax.axhline(stop["metric"], color="C0", lw=1.2, ls="--", label=f"{STOP} (0 s)")
+    if np.isfinite(stop["metric_lo"]):
+        ax.axhspan(stop["metric_lo"], stop["metric_hi"], color="C0", alpha=0.12, lw=0)
+    keep = [lab for lab in dict.fromkeys(summary["label"]) if lab != "stop"
+            and (labels is None or lab in labels)]
+    used: dict[str, int] = {}
+    for label in keep:
+        curve = summary[summary["label"] == label].sort_values("seconds")
+        method, variant, kernel = curve[["method", "variant", "kernel"]].iloc[0]
+        palette = FRONTIER_COLORS.get(method, ("C4",))
+        # a faithful point takes the colour of its consistent curve (same residual)
+        base = label.replace(" faithful", " consistent")
+        if variant == "faithful" and base in used:
+            color = palette[used[base] % len(palette)]
+        else:
+            used[label] = sum(lab.split()[0] == method.split()[0] for lab in used)
+            color = palette[used[label] % len(palette)]
+        style = "none" if variant == "faithful" else (":" if kernel == "full" else "-")
+        marker = "*" if variant == "faithful" else {
+            "NTK3": "o", "CE flow": "s", "SGD": ".", "SGD continued": "^"}.get(method, "d")
+        yerr = np.vstack([curve["metric"] - curve["metric_lo"],
+                          curve["metric_hi"] - curve["metric"]])
+        ax.errorbar(curve["seconds"], curve["metric"], yerr=np.nan_to_num(yerr), color=color,
+                    ls=style, marker=marker, ms=5, capsize=2, lw=1.2, label=label)
+    sgd = summary[summary["method"] == "SGD"]
+    if not sgd.empty:
+        last = sgd.loc[sgd["position"].idxmax()]
+        ax.plot(last["seconds"], last["metric"], "o", mfc="none", mec="k", ms=11,
+                label=f"{SGD_END} (last SGD point)")
+    ax.set_xscale("log")
+    ax.set(xlabel="wall seconds from the switch", ylabel=metric_label)
+
+
+def frontier_figure(panels: Sequence[tuple[pd.DataFrame, str, str]]) -> Figure:
+    """One panel per ``(rows, metric label, title)``, one shared legend below."""
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9.5, 4.4 * len(panels)),
+                             layout="constrained", squeeze=False)
+    for ax, (rows, label, title) in zip(axes[:, 0], panels, strict=True):
+        plot_frontier(rows, ax, label)
+        ax.set_title(title)
+        ax.legend(fontsize=7, ncol=2, loc="best")
+    return fig
+
+
+OUTCOME_WORDS = {"better": "better than", "worse": "worse than",
+                  "tie": "not distinguishable from"}
+
+
+def _interval(mean: float, lo: float, hi: float, unit: str = " points") -> str:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{mean:+.2f}{unit} (one seed: no interval)"
+    return f"{mean:+.2f}{unit} [{lo:+.2f}, {hi:+.2f}]"
+
+
+def verdict_text(v: Verdict, metric: str) -> dict[str, str]:
+    """The frontier's verdict as sentences whose every comparison word is read off a paired
+    95 % interval (:func:`outcome`): ``sgd``, ``best``, ``stop`` and ``cheapest``."""
+    sgd_word = OUTCOME_WORDS[v.sgd_vs_stop_outcome]
+    best = v.best
+    best_stop = _interval(best["vs_stop"], best["vs_stop_lo"], best["vs_stop_hi"])
+    best_sgd = _interval(best["vs_sgd_end"], best["vs_sgd_end_lo"], best["vs_sgd_end_hi"])
+    out = {
+        "sgd": (f"SGD's remaining epochs end {sgd_word} stopping at the switch: "
+                f"{metric} {v.sgd_end[0]:.2f} % against {v.stop[0]:.2f} %, a paired difference "
+                f"of {_interval(*v.sgd_vs_stop)} over {v.seeds} seeds, in "
+                f"{v.sgd_end_seconds:.3g} s."),
+        "best": (f"The best NTK point, {_point_name(best)} the replaced flow time "
+                 f"({best['seconds']:.3g} s), ends {OUTCOME_WORDS[v.best_vs_stop_outcome]} the "
+                 f"switch point ({best_stop}) and {OUTCOME_WORDS[v.best_vs_sgd_end_outcome]} "
+                 f"SGD to the last epoch ({best_sgd})."),
+    }
+    if v.beats_stop:
+        out["stop"] = ("Better than stopping at the switch (paired interval above zero): "
+                       + "; ".join(v.beats_stop) + ".")
+    else:
+        out["stop"] = "No NTK point is better than stopping at the switch by its paired interval."
+    if v.loses_to_stop:
+        out["stop"] += (f" {len(v.loses_to_stop)} of the NTK points are worse than the switch "
+                        "point by theirs.")
+    if v.matches_sgd_end:
+        c = v.matches_sgd_end[0]
+        out["cheapest"] = (
+            f"The cheapest NTK point not worse than SGD to the last epoch is "
+            f"{_point_name(c)} the replaced flow time: {c['seconds']:.3g} s against SGD's "
+            f"{v.sgd_end_seconds:.3g} s ({c['seconds'] / v.sgd_end_seconds:.3g}× the time), "
+            f"difference {_interval(c['vs_sgd_end'], c['vs_sgd_end_lo'], c['vs_sgd_end_hi'])}.")
+    else:
+        out["cheapest"] = "No NTK point reaches SGD to the last epoch within its paired interval."
+    return out
+
+
+def paired_points(rows: pd.DataFrame, a: dict, b: dict) -> dict:
+    """``metric(a) - metric(b)`` paired within each seed, for the points that match the column
+    filters ``a`` and ``b`` (e.g. ``{"method": "NTK3", "variant": "faithful"}``; each must pick
+    at most one point per seed), with both points' mean seconds.
+
+    Returns:
+        ``{"mean", "lo", "hi", "n", "a_metric", "b_metric", "a_seconds", "b_seconds",
+        "a_multiple", "b_multiple"}`` (NaN where no seed has both).
+    """
+    def pick(filters):
+        sel = rows[~rows["diverged"]]
+        for column, value in filters.items():
+            sel = sel[np.isclose(sel[column], value)] if isinstance(value, float) \
+                else sel[sel[column] == value]
+        if sel["seed"].duplicated().any():
+            raise ValueError(f"{filters} picks more than one point per seed")
+        return sel.set_index("seed")
+
+    pa, pb = pick(a), pick(b)
+    both = pa.index.intersection(pb.index)
+    nan = float("nan")
+    if len(both) == 0:
+        return dict.fromkeys(("mean", "lo", "hi", "a_metric", "b_metric", "a_seconds",
+                              "b_seconds", "a_multiple", "b_multiple"), nan) | {"n": 0}
+    pa, pb = pa.loc[both], pb.loc[both]
+    mean, lo, hi = mean_ci(pa["test_metric"] - pb["test_metric"])
+    return {"mean": mean, "lo": lo, "hi": hi, "n": len(both),
+            "a_metric": float(pa["test_metric"].mean()),
+            "b_metric": float(pb["test_metric"].mean()),
+            "a_seconds": float(pa["seconds"].mean()), "b_seconds": float(pb["seconds"].mean()),
+            "a_multiple": float(pa["flow_multiple"].mean()),
+            "b_multiple": float(pb["flow_multiple"].mean())}
