@@ -1,32 +1,60 @@
 """Assemble the executed chapters into a book and build it with jupyter-book 1.x.
 
 The book's source tree is ``_build/executed/<profile>/``: the executed notebooks, copies of
-``_config.yml``, ``_toc.yml``, the markdown pages and ``book/_static`` (the local MathJax), and a
-generated page listing each chapter's profile, parameters, run time and versions. jupyter-book
-renders it with execution off, ``-W --keep-going``, after a clean build directory.
+``_config.yml``, ``_toc.yml``, the markdown pages and ``book/_static`` (the local MathJax and the
+book's stylesheet), and a generated run report: each chapter's profile, run time, claims and
+parameters, the versions, and the machine, whose matmul rate the build measures once
+(:func:`measure_machine`, with :func:`ntkbook.experiments.perf.matmul_peak` in a subprocess) and
+keeps in the build's record ``_build/results/<profile>/book.json``. jupyter-book renders it with
+execution off, ``-W --keep-going``, after a clean build directory.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
-from ntkbook.pipeline.glue import format_claim
+from ntkbook.pipeline.glue import failed_claims, format_claim
 from ntkbook.pipeline.profiles import CHAPTERS
 from ntkbook.pipeline.runner import ChapterError, record_path, repo_root, run_chapter
-from ntkbook.store.files import atomic_write_text
+from ntkbook.store.files import atomic_write_json, atomic_write_text
 
 MATHJAX_ENTRY = Path("book/_static/mathjax/tex-chtml.js")
 REPORT_PAGE = "run_report"
+BOOK_RECORD = "book.json"
+MATMUL_N = 2000
+# The matmul rate through the one measuring function, in a fresh process: the pipeline does not
+# import the experiments (nor JAX), and float64 needs x64 switched on before anything runs.
+_MACHINE_CODE = f"""
+import json
+import jax
+jax.config.update("jax_enable_x64", True)
+from ntkbook.experiments.perf import matmul_peak
+rates = {{d: matmul_peak({MATMUL_N}, d) for d in ("float32", "float64")}}
+print(json.dumps({{"matmul_gflops": rates, "device": str(jax.devices()[0].device_kind),
+                  "backend": jax.default_backend()}}))
+"""
 
 
 def html_dir(root: Path, profile: str) -> Path:
     """Where the built book of ``profile`` lands: ``_build/html`` for the default profile."""
     return root / "_build" / ("html" if profile == "default" else f"html-{profile}")
+
+
+def book_record_path(root: Path, profile: str) -> Path:
+    """The build's record: ``_build/results/<profile>/book.json``."""
+    return record_path(root, profile, "_").with_name(BOOK_RECORD)
+
+
+def screenshots_dir(root: Path, profile: str) -> Path:
+    """Where the browser check keeps a full-page screenshot of each page."""
+    return root / "_build" / "screenshots" / profile
 
 
 def _copy_sources(root: Path, src: Path) -> None:
@@ -48,8 +76,74 @@ def _format_parameters(params: dict) -> str:
     return ", ".join(f"`{k}={json.dumps(v)}`" for k, v in params.items()) or "(none)"
 
 
-def run_report(root: Path, profile: str) -> str:
-    """Markdown for the generated page: each chapter's parameters, run time and versions."""
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def measure_machine(root: Path) -> dict:
+    """The machine this build runs on: CPU model and counts, load, and the measured GFLOP/s of
+    an ``n x n`` float32 and float64 matrix squared (:func:`ntkbook.experiments.perf.matmul_peak`,
+    median of 5, run in a subprocess)."""
+    measured = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    proc = subprocess.run([sys.executable, "-c", _MACHINE_CODE], cwd=root, capture_output=True,
+                          text=True, timeout=900)
+    if proc.returncode != 0:
+        raise ChapterError(f"measuring the matmul rate failed:\n{proc.stderr[-2000:]}")
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "measured": measured,
+        "cpu": _cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": usable,
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg")
+        else None,
+        "matmul_n": MATMUL_N,
+        **json.loads(proc.stdout.strip().splitlines()[-1]),
+    }
+
+
+def book_record(root: Path, profile: str, machine: dict) -> dict:
+    """The build's record: the machine and each chapter's run time and claims."""
+    chapters = []
+    for chapter in CHAPTERS:
+        rec = json.loads(record_path(root, profile, chapter).read_text())
+        chapters.append({
+            "chapter": chapter, "profile": rec["profile"], "started": rec["started"],
+            "wall_seconds": rec["wall_seconds"], "claims": len(rec.get("claims", [])),
+            "failed_claims": [c["name"] for c in failed_claims(rec)],
+        })
+    return {
+        "profile": profile,
+        "built": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine,
+        "chapters": chapters,
+        "total_wall_seconds": round(sum(c["wall_seconds"] for c in chapters), 3),
+    }
+
+
+def _doc(chapter: str) -> str:
+    return f"{{doc}}`{chapter} <{chapter}>`"
+
+
+def _when(iso: str) -> str:
+    """``2026-01-02T03:04:05+00:00`` as ``2026-01-02 03:04`` (UTC)."""
+    return iso[:16].replace("T", " ")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds:.0f} s ({seconds / 60:.1f} min)"
+
+
+def run_report(root: Path, profile: str, book: dict | None = None) -> str:
+    """Markdown for the generated page: execution statistics (each chapter's profile, run time
+    and claims), the machine and its matmul rate, parameters and versions. ``book`` is the
+    build's record (:func:`book_record`); without it the page has no machine section."""
     records = [json.loads(record_path(root, profile, c).read_text()) for c in CHAPTERS]
     lines = [
         "# Run report",
@@ -57,20 +151,68 @@ def run_report(root: Path, profile: str) -> str:
         f"Every chapter of this build ran under the **{profile}** profile. Rebuild with",
         "`make book PROFILE=<profile>` or `ntkbook build --profile <profile>`.",
         "",
-        "| chapter | profile | run time (s) | seed | parameters | executed (UTC) |",
-        "|---|---|---:|---:|---|---|",
+        "## Execution statistics",
+        "",
+        "| chapter | profile | run time (s) | claims | not supported | executed (UTC) |",
+        "|---|---|---:|---:|---:|---|",
     ]
     for rec in records:
+        failed = len(failed_claims(rec))
         lines.append(
-            f"| {rec['chapter']} | {rec['profile']} | {rec['wall_seconds']:.1f} | "
-            f"{rec.get('seed')} | {_format_parameters(rec['parameters'])} | {rec['started']} |"
+            f"| {_doc(rec['chapter'])} | {rec['profile']} | {rec['wall_seconds']:.1f} | "
+            f"{len(rec.get('claims', []))} | {failed} | {_when(rec['started'])} |"
         )
     total = sum(rec["wall_seconds"] for rec in records)
-    lines += ["", f"Total chapter run time: {total:.1f} s.", "", "## Versions", ""]
-    lines += ["| package | version |", "|---|---|"]
+    lines += [
+        "",
+        f"Total chapter run time: {_duration(total)}. A chapter whose notebook, package source "
+        "and parameters had not changed was not run again by this build: its time is that of "
+        "the run that made its record (the *executed* column). A claim *not supported* by the "
+        "run is shown on its page as a warning box with the numbers of the run.",
+    ]
+    failed = [(rec["chapter"], c["name"]) for rec in records for c in failed_claims(rec)]
+    if failed:
+        lines += ["", "Claims not supported by this build:", ""]
+        lines += [f"- {_doc(chapter)}: `{name}`" for chapter, name in failed]
+    if book is not None:
+        lines += ["", *_machine_section(book["machine"])]
+    lines += ["", "## Parameters", "", "| chapter | seed | parameters |", "|---|---:|---|"]
+    for rec in records:
+        seed = rec.get("seed")
+        lines.append(f"| {_doc(rec['chapter'])} | {'—' if seed is None else seed} | "
+                     f"{_format_parameters(rec['parameters'])} |")
+    lines += ["", "## Versions", "", "| package | version |", "|---|---|"]
     for name, version in (records[0]["versions"] if records else {}).items():
         lines.append(f"| {name} | {version} |")
     return "\n".join(lines) + "\n"
+
+
+def _machine_section(machine: dict) -> list[str]:
+    rate = machine["matmul_gflops"]
+    load = machine.get("load_average")
+    n = machine["matmul_n"]
+    rows = [
+        ("processor", machine["cpu"]),
+        ("logical CPUs", machine["logical_cpus"]),
+        ("CPUs this build may use", machine.get("usable_cpus") or "—"),
+        ("JAX device", f"{machine['device']} ({machine['backend']})"),
+        ("matmul, float32", f"{rate['float32']:.1f} GFLOP/s"),
+        ("matmul, float64", f"{rate['float64']:.1f} GFLOP/s"),
+        ("load average (1, 5, 15 min)", ", ".join(f"{x:.2f}" for x in load) if load else "—"),
+    ]
+    return [
+        "## The machine",
+        "",
+        f"Measured by this build ({_when(machine['measured'])} UTC): the rate of an {n} × {n} "
+        "matrix squared, median of 5 calls after compilation "
+        "(`ntkbook.experiments.perf.matmul_peak`), the practical peak the chapters' times can "
+        "be read against. Chapters that were up to date ran earlier, perhaps on another machine "
+        "or under another load.",
+        "",
+        "| | this build |",
+        "|---|---|",
+        *[f"| {name} | {value} |" for name, value in rows],
+    ]
 
 
 def claims_summary(runs) -> str:
@@ -104,9 +246,12 @@ def build_book(
         runs.append(run)
         log(f"{chapter}: {'executed' if run.executed else 'up to date'} ({run.record})")
     log(claims_summary(runs))
+    log("measuring the machine's matmul rate")
+    book = book_record(root, profile, measure_machine(root))
+    atomic_write_json(book_record_path(root, profile), book)
     src = root / "_build" / "executed" / profile
     _copy_sources(root, src)
-    atomic_write_text(src / "book" / f"{REPORT_PAGE}.md", run_report(root, profile))
+    atomic_write_text(src / "book" / f"{REPORT_PAGE}.md", run_report(root, profile, book))
     out = root / "_build" / "jb" / profile
     shutil.rmtree(out, ignore_errors=True)  # a clean build: no stale pages or warnings hidden
     cmd = jupyter_book_command() + [
