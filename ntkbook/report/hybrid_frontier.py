@@ -192,54 +192,65 @@ def verdict(rows: pd.DataFrame, higher_better: bool) -> Verdict:
         matches_sgd_end=tuple(matches))
 
 
-def plot_frontier(rows: pd.DataFrame, ax, metric_label: str, *,
-                  labels: Sequence[str] | None = None) -> None:
-    """Test metric against seconds from the switch (log axis): seed means with 95 % intervals
-    per curve (points joined in order of flow time), the stop as a shaded band (mean and
-    interval) since it takes no time, and SGD to ``E`` ringed."""
+_AXES = {"seconds": "wall seconds from the switch",
+         "flow_multiple": "flow time / the replaced SGD's flow time"}
+
+
+def _style(label: str, method: str, variant: str, kernel: str, used: dict) -> dict:
+    """Colour, line and marker of one curve: a colour per curve within its family (a faithful
+    point takes its consistent curve's), dotted for the full kernel, stars for faithful."""
+    palette = FRONTIER_COLORS.get(method, ("C4",))
+    base = label.replace(" faithful", " consistent")
+    if variant == "faithful" and base in used:
+        index = used[base]
+    else:
+        index = used.setdefault(label, sum(lab.split()[0] == method.split()[0] for lab in used))
+    marker = "*" if variant == "faithful" else {
+        "NTK3": "o", "CE flow": "s", "SGD": ".", "SGD continued": "^"}.get(method, "d")
+    return {"color": palette[index % len(palette)], "marker": marker,
+            "ls": "none" if variant == "faithful" else (":" if kernel == "full" else "-")}
+
+
+def plot_frontier(rows: pd.DataFrame, ax, metric_label: str, x: str = "seconds") -> None:
+    """Test metric against ``x`` (``"seconds"`` from the switch or ``"flow_multiple"``, log
+    axis): seed means with 95 % intervals per curve, the stop as a shaded band (mean and
+    interval; it takes no time and no flow), and SGD to ``E`` ringed."""
     summary = frontier_summary(rows)
     stop = summary[summary["method"] == "stop"].iloc[0]
-    ax.axhline(stop["metric"], color="C0", lw=1.2, ls="--", label=f"{STOP} (0 s)")
+    ax.axhline(stop["metric"], color="C0", lw=1.2, ls="--", label=STOP)
     if np.isfinite(stop["metric_lo"]):
         ax.axhspan(stop["metric_lo"], stop["metric_hi"], color="C0", alpha=0.12, lw=0)
-    keep = [lab for lab in dict.fromkeys(summary["label"]) if lab != "stop"
-            and (labels is None or lab in labels)]
     used: dict[str, int] = {}
-    for label in keep:
-        curve = summary[summary["label"] == label].sort_values("seconds")
-        method, variant, kernel = curve[["method", "variant", "kernel"]].iloc[0]
-        palette = FRONTIER_COLORS.get(method, ("C4",))
-        # a faithful point takes the colour of its consistent curve (same residual)
-        base = label.replace(" faithful", " consistent")
-        if variant == "faithful" and base in used:
-            color = palette[used[base] % len(palette)]
-        else:
-            used[label] = sum(lab.split()[0] == method.split()[0] for lab in used)
-            color = palette[used[label] % len(palette)]
-        style = "none" if variant == "faithful" else (":" if kernel == "full" else "-")
-        marker = "*" if variant == "faithful" else {
-            "NTK3": "o", "CE flow": "s", "SGD": ".", "SGD continued": "^"}.get(method, "d")
+    for label in dict.fromkeys(summary["label"]):
+        if label == "stop":
+            continue
+        curve = summary[summary["label"] == label].sort_values(["flow_multiple", "seconds"])
+        style = _style(label, *curve[["method", "variant", "kernel"]].iloc[0], used)
         yerr = np.vstack([curve["metric"] - curve["metric_lo"],
                           curve["metric_hi"] - curve["metric"]])
-        ax.errorbar(curve["seconds"], curve["metric"], yerr=np.nan_to_num(yerr), color=color,
-                    ls=style, marker=marker, ms=5, capsize=2, lw=1.2, label=label)
+        ax.errorbar(curve[x], curve["metric"], yerr=np.nan_to_num(yerr), ms=5, capsize=2,
+                    lw=1.2, label=label, **style)
     sgd = summary[summary["method"] == "SGD"]
     if not sgd.empty:
         last = sgd.loc[sgd["position"].idxmax()]
-        ax.plot(last["seconds"], last["metric"], "o", mfc="none", mec="k", ms=11,
-                label=f"{SGD_END} (last SGD point)")
+        ax.plot(last[x], last["metric"], "o", mfc="none", mec="k", ms=11, label=SGD_END)
     ax.set_xscale("log")
-    ax.set(xlabel="wall seconds from the switch", ylabel=metric_label)
+    ax.set(xlabel=_AXES[x], ylabel=metric_label)
 
 
 def frontier_figure(panels: Sequence[tuple[pd.DataFrame, str, str]]) -> Figure:
-    """One panel per ``(rows, metric label, title)``, one shared legend below."""
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9.5, 4.4 * len(panels)),
-                             layout="constrained", squeeze=False)
-    for ax, (rows, label, title) in zip(axes[:, 0], panels, strict=True):
-        plot_frontier(rows, ax, label)
-        ax.set_title(title)
-        ax.legend(fontsize=7, ncol=2, loc="best")
+    """One row per ``(rows, metric label, title)``: the metric against the flow time covered
+    (left) and against wall seconds (right); one legend below."""
+    fig, axes = plt.subplots(len(panels), 2, figsize=(10.5, 3.9 * len(panels) + 1.6),
+                             layout="constrained", squeeze=False, sharey="row")
+    for row, (rows, label, title) in zip(axes, panels, strict=True):
+        for ax, x in zip(row, ("flow_multiple", "seconds"), strict=True):
+            plot_frontier(rows, ax, label, x=x)
+            ax.set_title(f"{title}: against {'flow time' if x != 'seconds' else 'seconds'}",
+                         fontsize=10)
+        row[1].set_ylabel("")
+    handles, labels = axes[0, 1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=7, frameon=False)
     return fig
 
 
