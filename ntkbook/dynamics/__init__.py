@@ -3,7 +3,8 @@ method (NTK1/2/3, faithful and consistent), linearised references and the one SG
 ``ntkbook.core``.
 
 Modules: ``conventions`` (rate, time, losses, cutoff), ``closed_form`` (flow, bounds),
-``linearised`` (integrated and iterated references), ``gains``, ``updates`` (dense, on a kernel
+``linearised`` (integrated and iterated references), ``crossentropy`` (the linearised
+cross-entropy flow, integrated in output space), ``gains``, ``updates`` (dense, on a kernel
 subset), ``matfree`` (Lanczos NTK3), ``sgd`` (batches and the scan), ``train`` (GD/SGD runs with
 history). This face re-exports their public names.
 """
@@ -26,6 +27,12 @@ from ntkbook.dynamics.conventions import (
     sgd_flow_time,
     squared_loss,
     steps_per_epoch,
+)
+from ntkbook.dynamics.crossentropy import (
+    CrossEntropyFlow,
+    crossentropy_flow,
+    crossentropy_update,
+    dense_kernel,
 )
 from ntkbook.dynamics.gains import (
     METHODS,
@@ -65,14 +72,14 @@ from ntkbook.dynamics.updates import (
 
 __all__ = [
     "BERG_LOSS_SCALE", "CLASSIFICATION", "METHODS", "REGRESSION", "RESIDUALS",
-    "SARVANAU_LOSS_SCALE", "VARIANTS", "KernelEigh", "LinearizedPath", "MatrixFreeNTK3",
-    "ReplacedSGD", "SubsetKernel", "TrainResult", "apply_update", "batches",
-    "berg_faithful_bound", "cumulative_gains", "du_discrete_bound", "du_learning_rate",
-    "epoch_batches", "example_losses", "flow_rate", "flow_residual", "frozen_jacobian_steps",
-    "integrate_linearized_flow",
+    "SARVANAU_LOSS_SCALE", "VARIANTS", "CrossEntropyFlow", "KernelEigh", "LinearizedPath",
+    "MatrixFreeNTK3", "ReplacedSGD", "SubsetKernel", "TrainResult", "apply_update", "batches",
+    "berg_faithful_bound", "crossentropy_flow", "crossentropy_update", "cumulative_gains",
+    "dense_kernel", "du_discrete_bound", "du_learning_rate", "epoch_batches", "example_losses",
+    "flow_rate", "flow_residual", "frozen_jacobian_steps", "integrate_linearized_flow",
     "kernel_eigh", "lanczos_matrix_function", "loss_bound", "minibatch_scan", "ntk1_descent",
     "ntk1_gains", "ntk2_gains", "ntk3_gains", "ntk3_matrix_free", "ntk3_update", "ntk_update",
     "output_residual", "phase_loss", "pinv_cutoff", "relative_error", "residual_factors",
-    "sgd_epoch", "sgd_flow_time", "sgd_steps", "squared_loss", "steps_per_epoch",
-    "subset_kernel", "time_scale_rows", "train_gd", "train_sgd",
+    "sgd_epoch", "sgd_flow_time", "sgd_steps", "squared_loss", "steps_per_epoch", "subset_kernel",
+    "time_scale_rows", "train_gd", "train_sgd",
 ]
