@@ -12,6 +12,10 @@ from ntkbook.report.grids import (
     best_cells,
     grid_frame,
     plot_grid,
+    plot_grids,
+    plot_limit_convergence,
+    plot_precision_grids,
+    plot_theory_panels,
     precision_comparison,
     seed_summary,
 )
@@ -57,10 +61,63 @@ def test_precision_comparison_counts_negative_float32():
     np.testing.assert_allclose(relu["rel_error_32"], expected)
 
 
-def test_plot_grid_hatches_unresolved_cells():
+def test_plot_grid_hatches_unresolved_cells_visibly():
     frame = grid_frame(_rows(lam=lambda a, w, d, s: -1.0 if d == 3 else w))
     ax = plot_grid(seed_summary(frame), "relu")
-    assert ax.get_xlabel() == "width" and len(ax.collections) >= 2
+    assert ax.get_xlabel() == "width"
+    hatched = [p for p in ax.patches if p.get_gid() == "hatched"]
+    assert len(hatched) == 2  # depth 3 at both widths
+    for patch in hatched:  # a visible hatch: no transparent artist, no face
+        assert patch.get_hatch() == "///" and patch.get_alpha() is None
+        assert patch.get_facecolor()[3] == 0 and patch.get_edgecolor()[3] == 1
+    assert list(ax.get_xticks()) == [10, 20]  # few widths: every width a tick
+
+
+def test_plot_grids_share_one_colour_scale_and_integer_ticks():
+    frame = grid_frame(_rows(lam=lambda a, w, d, s: 0.01 * w if a == "sigmoid" else w * d))
+    summary = seed_summary(frame)
+    fig = plot_grids(summary, ["relu", "sigmoid"], {"relu": "ReLU"}, ", test")
+    meshes = [ax.collections[0] for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(meshes) == 2
+    assert {(m.norm.vmin, m.norm.vmax) for m in meshes} == {
+        (summary["mean"].min(), summary["mean"].max())}
+    assert sum(ax.get_label() == "<colorbar>" for ax in fig.axes) == 1
+    assert fig.axes[0].get_title() == "ReLU, test"
+    for ax in fig.axes[:2]:
+        assert all(float(t).is_integer() for t in ax.get_yticks())
+
+
+def test_plot_precision_grids_one_colour_bar_and_visible_hatches():
+    f64 = grid_frame(_rows())
+    f32 = grid_frame(_rows("float32", lam=lambda a, w, d, s: -1e-7 if a == "sigmoid" else w / d))
+    compare = precision_comparison(f64, f32)
+    compare["within_bound_64"] = compare.width == 10
+    fig = plot_precision_grids(compare, ["relu", "sigmoid"], {"sigmoid": "Sigmoid"})
+    assert sum(ax.get_label() == "<colorbar>" for ax in fig.axes) == 1
+    hatched = [p for p in fig.axes[0].patches if p.get_gid() == "hatched"]
+    assert len(hatched) == 2 and all(p.get_hatch() == "..." for p in hatched)
+    assert fig.axes[1].get_title().startswith("Sigmoid")
+    assert fig.legends and len(fig.legends[0].get_texts()) == 2
+
+
+def test_limit_convergence_and_theory_panels():
+    import pandas as pd
+
+    conv = pd.DataFrame([{"activation": a, "width": w, "seed": s,
+                          "kernel_rel_diff": w**-0.5 * (1 + s), "lambda_min_rel_gap": 0.1}
+                         for a in ("relu", "sigmoid") for w in (64, 128) for s in (0, 1)])
+    fig = plot_limit_convergence(conv, {"relu": (-0.5, -0.6, -0.4), "sigmoid": (-0.5, -1, 0)},
+                                 {"relu": "ReLU"})
+    left = fig.axes[0]
+    assert "ReLU (slope -0.50 [-0.60, -0.40])" in [t.get_text() for t in left.get_legend().texts]
+    assert [line.get_marker() for line in left.lines[:2]] == ["o", "s"]  # told apart
+    cells = pd.DataFrame([{"depth": d, "width": w, "lambda_min": 1.0, "low": 0.5, "high": 2.0,
+                           "theory": 1.0, "limit": 3.0} for d in (2, 3) for w in (10, 20)])
+    fig = plot_theory_panels({"ReLU": cells, "ELU": cells.assign(theory=np.nan)},
+                             depths=[2, 3], wide_width=15.0)
+    assert [ax.get_title() for ax in fig.axes] == ["ReLU", "ELU"]
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    assert "theory, fitted constant" in [t.get_text() for t in fig.legends[0].texts]
 
 
 def test_convergence_to_its_own_kernel_is_zero():

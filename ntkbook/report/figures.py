@@ -23,9 +23,11 @@ PALETTE = "colorblind"
 __all__ = [
     "FIGSIZE",
     "PALETTE",
+    "plot_interval_lines",
     "plot_kernel_heatmap",
     "plot_loss_curves",
     "plot_scaling",
+    "plot_seed_bands",
     "plot_spectrum",
     "plot_transfer",
     "set_book_style",
@@ -248,6 +250,79 @@ def plot_transfer(
     ax.axhline(0.0, color="0.3", lw=0.8)
     ax.set_xscale("log")
     ax.set(xlabel=xlabel, ylabel="residual factor")
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def plot_seed_bands(
+    curves: Mapping[str, tuple],
+    ax: Axes | None = None,
+    *,
+    logy: bool = True,
+    xlabel: str = "epoch",
+    ylabel: str = "loss",
+    title: str | None = None,
+) -> Axes:
+    """Median over seeds (line) and range over seeds (shaded band), one colour per curve.
+
+    Args:
+        curves: label -> ``(x, values)`` with ``x`` of shape ``(T,)`` and ``values``
+            ``(S, T)``, one row per seed.
+        ax: where to draw.
+        logy: log y scale.
+        xlabel, ylabel, title: labels.
+    """
+    ax = _axes(ax)
+    for label, (x, values) in curves.items():
+        values = np.atleast_2d(np.asarray(values, dtype=np.float64))
+        (line,) = ax.plot(np.asarray(x), np.median(values, axis=0), label=label)
+        ax.fill_between(np.asarray(x), values.min(axis=0), values.max(axis=0),
+                        color=line.get_color(), alpha=0.2, lw=0)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_interval_lines(
+    x: Sequence[float],
+    series: Mapping[str, tuple],
+    ax: Axes | None = None,
+    *,
+    logx: bool = True,
+    logy: bool = True,
+    xlabel: str = "width",
+    ylabel: str = "",
+    title: str | None = None,
+) -> Axes:
+    """Means with interval error bars against ``x``, one line per series.
+
+    Args:
+        x: ``(K,)`` abscissae.
+        series: label -> ``(means, lows, highs)``, each ``(K,)``; where an interval bound is
+            not finite (one seed) the point is drawn without a bar.
+        ax: where to draw.
+        logx, logy: log scales.
+        xlabel, ylabel, title: labels.
+    """
+    ax = _axes(ax)
+    x = np.asarray(x, dtype=np.float64)
+    for label, (mean, low, high) in series.items():
+        mean, low, high = (np.asarray(v, dtype=np.float64) for v in (mean, low, high))
+        err = np.nan_to_num(np.vstack([mean - low, high - mean]))
+        ax.errorbar(x, mean, yerr=err, marker="o", capsize=3, label=label)
+    if logx:
+        ax.set_xscale("log")
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.minorticks_off()
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
     if title:
         ax.set_title(title)
     ax.legend()
