@@ -83,3 +83,15 @@ def test_measure_in_subprocess_reports_memory():
                    "implementation": "structured", "repeats": 1})
     assert "error" not in out, out
     assert out["peak_rss_mb"] > 10 and out["median"] > 0
+
+
+def test_point_inputs_compile_nothing():
+    from ntkbook.experiments.perf import compile_counter, point_inputs
+
+    counter = compile_counter()
+    before = counter.count
+    spec = {"sizes": [11, 13, 3], "n": 7, "dtype": "float32", "parametrization": "standard"}
+    net, params, x = point_inputs(spec)
+    jax.block_until_ready((params, x))
+    assert counter.count == before
+    assert x.shape == (7, 11) and x.dtype == jnp.float32 and params[0][0].dtype == jnp.float32

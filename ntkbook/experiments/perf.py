@@ -169,14 +169,30 @@ def matmul_peak(n: int = 2000, dtype: str = "float32", repeats: int = 5) -> floa
     return 2.0 * n**3 / seconds / 1e9
 
 
-def measurement_point(spec: dict) -> dict:
-    """Time one implementation on one architecture; ``spec`` is JSON-able (see :func:`measure`)."""
-    if spec.get("dtype", "float32") == "float64":
+def point_inputs(spec: dict) -> tuple[MLP, Params, jax.Array]:
+    """The network, parameters and inputs of a measurement point, drawn by NumPy (the
+    distribution of :meth:`MLP.init`, uniform inputs) without any XLA compilation: a fresh
+    process spends its time on the kernel it measures, not on compiling random draws."""
+    dtype = spec.get("dtype", "float32")
+    if dtype == "float64":
         jax.config.update("jax_enable_x64", True)
     net = MLP(tuple(spec["sizes"]), spec.get("activation", "relu"),
               spec.get("parametrization", "ntk"))
-    params = net.init(jax.random.PRNGKey(spec.get("seed", 0)), jnp.dtype(spec["dtype"]))
-    x = jax.random.uniform(jax.random.PRNGKey(1), (spec["n"], net.sizes[0]), spec["dtype"])
+    # The draw of MLP.init_numpy, cast by NumPy and copied with device_put: a cast or
+    # jnp.asarray would compile a program per shape.
+    rng = np.random.default_rng(spec.get("seed", 0))
+    params = [
+        jax.device_put(((w_std * rng.standard_normal((fan_in, fan_out))).astype(dtype),
+                        (b_std * rng.standard_normal(fan_out)).astype(dtype)))
+        for fan_in, fan_out, (w_std, b_std) in zip(net.sizes[:-1], net.sizes[1:],
+                                                    net.init_stds(), strict=True)]
+    x = np.random.default_rng(1).uniform(size=(spec["n"], net.sizes[0])).astype(dtype)
+    return net, params, jax.device_put(x)
+
+
+def measurement_point(spec: dict) -> dict:
+    """Time one implementation on one architecture; ``spec`` is JSON-able (see :func:`measure`)."""
+    net, params, x = point_inputs(spec)
     fn = implementation(spec["implementation"])
     timing = time_call(lambda: fn(net, params, x, x), spec.get("repeats", 3),
                        spec.get("budget_s"))

@@ -56,6 +56,9 @@ from ntkbook.experiments.hybrid.spec import HybridSpec
 from ntkbook.experiments.hybrid.task import Task, batch_rng
 from ntkbook.store.codec import finite_or_none
 
+#: The heuristics whose switch points get a frontier (:mod:`.frontier`).
+FRONTIER_HEURISTICS = ("eps", "delta")
+
 
 def _tree_distance(a: Params, b: Params) -> float:
     return math.sqrt(sum(float(np.sum((np.asarray(x, np.float64) - np.asarray(y)) ** 2))
@@ -200,9 +203,10 @@ def _evaluated(ctx: RunContext, kern, residual: str, final: Params, seconds: flo
                         val_loss=val_loss, val_metric=val_metric, **head)
 
 
-def _branch(ctx: RunContext, params_s: Params, s: int, sgd: SGDHistory) -> Branch:
+def _branch(ctx: RunContext, params_s: Params, s: int, sgd: SGDHistory,
+            frontier_epochs: set[int]) -> Branch:
     """Every NTK method, variant and residual from the switch at epoch ``s``, and the frontier
-    if the spec asks for it."""
+    if the spec asks for it and ``s`` is in ``frontier_epochs``."""
     spec = ctx.spec
     replaced = ctx.replaced(s)
     kern = dynamics.subset_kernel(ctx.net, params_s, ctx.x_sub, ctx.t_sub, kind=spec.kernel)
@@ -239,7 +243,7 @@ def _branch(ctx: RunContext, params_s: Params, s: int, sgd: SGDHistory) -> Branc
             "code": replaced.code_rate}[v] for v in VARIANTS},
         methods=methods,
         frontier=measure_frontier(ctx, params_s, kern, sgd, s)
-        if spec.frontier_multiples else ())
+        if spec.frontier_multiples and s in frontier_epochs else ())
 
 
 # --------------------------------------------------------------------------- one run
@@ -269,7 +273,9 @@ def run_hybrid(spec: HybridSpec | dict, task: Task) -> HybridRun:
               for name, threshold in spec.thresholds}
     sgd = SGDHistory(**{k: np.asarray(history[k], np.float64) for k in (
         "val_loss", "val_metric", "test_loss", "test_metric", "epoch_seconds")})
-    branches = {s: _branch(ctx, params_list[s], s, sgd)
+    # the frontier chapter reads the eps and delta switches (the thesis' two heuristics)
+    frontier_epochs = {switch[h] for h in FRONTIER_HEURISTICS if switch.get(h) is not None}
+    branches = {s: _branch(ctx, params_list[s], s, sgd, frontier_epochs)
                 for s in sorted({s for s in switch.values() if s is not None and s < spec.epochs})}
     extras = measure_extras(ctx, params_list[min(branches)], min(branches)) if branches else None
     return HybridRun(
