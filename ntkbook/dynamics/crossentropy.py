@@ -17,8 +17,9 @@ The velocity is always ``J^T`` times something, so ``theta(t) = theta_s - J^T C(
 
 ``Theta C`` is the full kernel ``(nK x nK)`` applied to ``C`` flattened row-major
 (``kind="full"``: the exact flow of the linearised network) or the mean kernel ``Theta_mean``
-``(n x n)`` applied to every output column, ``Theta_mean (x) I`` (``kind="mean"``, as in
-:class:`ntkbook.dynamics.updates.SubsetKernel`). For the squared loss the same construction gives
+``(n x n)`` applied to every output column, ``Theta_mean (x) I`` (``kind="mean"``, the
+approximation of :class:`ntkbook.dynamics.updates.SubsetKernel`; exact when the full kernel is
+``Theta_mean (x) I``). For the squared loss the same construction gives
 ``dC/dt = rho (f_s - Theta C - Y)``, NTK3's closed form; the softmax has none, so
 :func:`crossentropy_flow` integrates ``n K`` numbers, one kernel matvec per evaluation, and
 :func:`crossentropy_update` ends with ONE VJP per requested time,
@@ -33,18 +34,25 @@ has entries in ``[-1, 1]`` whatever ``rho`` is, so ``atol`` means the same for e
 ``H = blockdiag(diag(p_i) - p_i p_i^T)``, ``p_i = softmax(f_i)``, PSD with ``||H|| <= 1/2``. It is
 similar to the symmetric ``-rho H^{1/2} Theta H^{1/2}``: its eigenvalues are real, in
 ``[-rho lam_max / 2, 0]``, so the flow is stable but stiff, and an explicit solver's step is
-limited to about ``3.3 / (rho lam_max ||H||)``. As the fit improves, ``p_i -> y_i`` and ``H -> 0``
-on the fitted samples and the stiffness decays. The solver is diffrax's Tsit5 (5th order, 6
-matvecs per step) with a PID step-size controller (``pcoeff=0.3, icoeff=0.4``, diffrax's advice
-for stiff-ish problems): one compiled ``jit`` program, unchanged on a GPU, float64 state
-(``jax.enable_x64`` scoped to the solve); the kernel matvec runs in the kernel's dtype (float32
-halves its memory traffic). One solve reaches the last requested time and reports every
+limited to about ``3.3 / (rho lam_max ||H||)``; as the fit improves ``H -> 0`` on the fitted
+samples and the stiffness decays. The solver is diffrax's Tsit5 (6 matvecs per step) with a PID
+controller (``pcoeff=0.3, icoeff=0.4``): one ``jit`` program, unchanged on a GPU, float64 state
+(``jax.enable_x64`` scoped to the solve). One solve reaches the last time and reports every
 requested time from the solver's dense interpolant.
 
-Measured on the Fashion-MNIST subset at a width-1000 network's epoch 10 (``n = 2000``, ``K = 10``,
-mean kernel, ``rho lam_max = 1045``, rtol 1e-8, 2 shared CPU cores): 63 steps to ``t = 1.15``,
-349 to 11.5 (the replaced SGD's ``eta S``; 13 s), 2086 to 115 (96 s). The steps are set by
-stability, not accuracy (2 rejected in each solve; a 100x tighter rtol costs a few percent more).
+**Measured** (Fashion-MNIST, width 1000 after 10 epochs, ``n = 2000``, ``K = 10``, mean kernel,
+``rho = 1/n``, ``rho lam_max = 1045``, the replaced SGD's ``eta S = 11.5``; 2 shared CPU cores):
+float64, rtol 1e-8: 63 / 349 / 2086 / 5729 steps to ``t`` = 1.15 / 11.5 / 115 / 1150 (1.4 / 13 /
+96 / 216 s), 2 rejected. Stability sets the steps: rtol 1e-10 takes 424 / 2161 to 11.5 / 115, rtol
+1e-6 333 / 2083 (and 31 / 259 rejected); Dopri5 370 / 2211, Bosh3 (3 matvecs) 653 / 3072, Dopri8
+(12) 228 / 1404: none is cheaper. Full kernel, ``n = 300`` (``nK = 3000``, ``rho lam_max = 1659``):
+76 / 317 / 858 / 1465 steps (2 / 12 / 35 / 56 s).
+
+**float32 kernels.** The matvec runs in the kernel's dtype. In float32 it rounds ``c`` and sums in
+float32: the logits carry noise of about ``1e-5 t`` (9e-4 at ``t = 115``), which the controller
+cannot resolve below an rtol of about 1e-7 (rtol 1e-8: 1653 / 9745 steps, 5x). At rtol 1e-6 it
+takes float64's steps at 2.4x less time per step (5.5 / 41 s to 11.5 / 115), ``C`` within 1e-4 of
+float64's. So: a float32 kernel with rtol >= 1e-6, float64 for tighter tolerances.
 """
 
 from __future__ import annotations
@@ -67,8 +75,8 @@ from ntkbook.dynamics.updates import SubsetKernel, apply_update
 __all__ = ["KINDS", "CrossEntropyFlow", "crossentropy_flow", "crossentropy_update", "dense_kernel"]
 
 KINDS = ("mean", "full")
-#: Explicit diffrax solvers :func:`crossentropy_flow` offers (``"tsit5"``, the default, measured
-#: best: see the module docstring).
+#: Explicit diffrax solvers :func:`crossentropy_flow` offers (``"tsit5"``, the default: none of the
+#: others takes fewer matvecs, see the module docstring).
 SOLVERS = {"tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8,
            "bosh3": diffrax.Bosh3}
 
@@ -143,9 +151,9 @@ def crossentropy_flow(
 
     Args:
         theta: the kernel at ``theta_s``, symmetric PSD: ``(n, n)`` for ``kind="mean"``,
-            ``(nK, nK)`` rows ``(sample, output)`` for ``"full"``; symmetrised. The kernel
-            matvec runs in its dtype: float32 (a float32 network's kernel) halves its memory
-            traffic; anything else runs in float64. State, outputs and loss are float64.
+            ``(nK, nK)`` rows ``(sample, output)`` for ``"full"``; symmetrised. The matvec runs
+            in float32 for a float32 kernel (fast, but use rtol >= 1e-6: module docstring),
+            otherwise in float64. State, outputs and loss are float64.
         outputs: ``(n, K)`` logits ``f_s``. targets: ``(n, K)`` one-hot rows (or probabilities).
         rate: ``rho > 0`` (``1/n`` for the mean cross-entropy).
         times: ``(T,)`` non-negative, non-decreasing flow times; one solve serves all.
@@ -237,12 +245,11 @@ def crossentropy_update(
 
     Builds the kernel (``"mean"``: :func:`ntkbook.core.kernel.empirical_ntk`; ``"full"``:
     :func:`ntkbook.core.kernel.flat_ntk`) and the outputs at ``params``, or takes both from
-    ``kernel``, the kernel in the parameters' dtype; integrates (:func:`crossentropy_flow`); and
-    applies ``theta_s - J^T C(t)`` with one VJP per time
-    (:func:`ntkbook.dynamics.updates.apply_update`).
+    ``kernel``; integrates with float64 matvecs (:func:`crossentropy_flow`); and applies
+    ``theta_s - J^T C(t)`` with one VJP per time (:func:`ntkbook.dynamics.updates.apply_update`).
 
     Args:
-        net: the network. params: ``theta_s``; their dtype is the kernel's and the VJP's.
+        net: the network. params: ``theta_s``; their dtype is the network's and the VJP's.
         x: ``(n, n_0)`` subset inputs. targets: ``(n, K)`` one-hot.
         rate: ``rho``. times: ``(T,)`` flow times. kind: ``"mean"`` or ``"full"``.
         kernel: a :class:`SubsetKernel` at ``params`` on ``x`` (its ``kind`` must be ``kind``):
@@ -264,7 +271,7 @@ def crossentropy_update(
         theta = (np.asarray(empirical_ntk(net, params, xj)) if kind == "mean"
                  else flat_ntk(net, params, xj))
         f_s = network_outputs(net, params, xj)
-    theta = theta.astype(dtype)  # the matvec runs in the network's dtype
+    theta = np.asarray(theta, np.float64)  # float64 matvecs: the default rtol is tight
     y = as_targets(net, targets, xj.shape[0])
     flow = crossentropy_flow(theta, f_s, y, rate=rate, times=times, kind=kind, **options)
     new = [apply_update(net, params, xj, c) for c in flow.coefficients]
