@@ -65,7 +65,7 @@ CHAPTER_PARAMETERS: dict[str, dict[str, dict]] = {
                    "jacobian_check": True},
     },
     "03_eigenvalue_grids": {
-        "smoke": {"seed": 0, "n_seeds": 1, "n_per_class": 10, "width_min": 50,
+        "smoke": {"seed": 0, "n_seeds": 2, "n_per_class": 10, "width_min": 50,
                   "width_max": 150, "width_step": 50, "depth_min": 2, "depth_max": 4,
                   "activations": ["relu", "elu", "leaky_relu", "sigmoid"],
                   "ntk_width_step": 50, "float32_activations": ["relu", "sigmoid"],
