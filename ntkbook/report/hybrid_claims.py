@@ -76,21 +76,28 @@ def readings(table: pd.DataFrame, width: int) -> tuple[pd.DataFrame, dict]:
     frame = pd.DataFrame(rows)
     claims = {}
     for dataset, group in frame.groupby("dataset", sort=False):
-        known = group[group["mean_abs"].notna()]
-        if known.empty:
+        # a reading reproduces a cell only if it has a number there: fewest diverged cells
+        # first, then the smallest mean absolute difference
+        ranked = group.assign(_d=group["mean_abs"].fillna(np.inf)).sort_values(
+            ["diverged", "_d"])
+        best, other = ranked.iloc[0], ranked.iloc[1]
+        cells = best["compared"] + best["diverged"]
+        if best["compared"] == 0:
             claims[f"hybrid_{dataset}_reading"] = _spec(
                 False, "Neither reading has a number to compare with the thesis.")
             continue
-        closer = known.loc[known["mean_abs"].idxmin()]
-        other = group[group["variant"] != closer["variant"]].iloc[0]
-        text = (f"The {closer['variant']} reading is closer to the thesis' Table 1: "
-                f"{closer['mean_abs']:.2f} points on average over its {closer['compared']} "
-                f"NTK cells (largest: {closer['worst']}, {closer['worst_abs']:.2f}), against "
-                f"{other['mean_abs']:.2f} over {other['compared']} for the {other['variant']} "
-                f"reading, of which {other['diverged']} cells diverged.")
-        holds = not np.isfinite(other["mean_abs"]) or closer["mean_abs"] < other["mean_abs"]
+        text = (f"The {best['variant']} reading reproduces the thesis' Table 1 best: "
+                f"{best['compared']} of its {cells} NTK cells have a number, "
+                f"{best['mean_abs']:.2f} points from the thesis' on average (largest: "
+                f"{best['worst']}, {best['worst_abs']:.2f}); the {other['variant']} reading "
+                f"diverged in {other['diverged']} of its cells and is "
+                f"{other['mean_abs']:.2f} points off on average in the other "
+                f"{other['compared']}.")
+        holds = (best["diverged"] < other["diverged"]
+                 or best["mean_abs"] < other["mean_abs"])
         claims[f"hybrid_{dataset}_reading"] = _spec(
-            holds, text, {"readings": group.to_dict("records")}, "smaller mean absolute difference")
+            holds, text, {"readings": group.to_dict("records")},
+            "fewest diverged cells, then the smaller mean absolute difference")
     return frame, claims
 
 
@@ -151,18 +158,26 @@ def _word(d: dict, higher_better: bool) -> str:
 
 
 def long_flow(rows: pd.DataFrame, higher_better: bool = False) -> dict:
-    """The faithful NTK3 against SGD continued from the switch for the same flow time."""
-    d = paired_points(rows, {"method": "NTK3", "variant": "faithful"},
-                      {"method": "SGD continued", "variant": "faithful"})
-    if d["n"] == 0:
-        return {"frontier_long_flow": _spec(False, "No run continued SGD for the faithful "
-                                            "NTK3's flow time within its epoch budget.", d)}
-    text = (f"Given the faithful NTK3's flow time ({d['a_multiple']:.1f}× the replaced SGD's), "
-            f"SGD continued from the switch reaches {d['b_metric']:.2f} % in "
-            f"{d['b_seconds']:.3g} s and the faithful NTK3 {d['a_metric']:.2f} % in "
-            f"{d['a_seconds']:.3g} s: the NTK3 is {_word(d, higher_better)} that SGD "
-            f"(NTK3 minus SGD {interval_text(d)}) at "
-            f"{d['b_seconds'] / d['a_seconds']:.0f}× less time.")
+    """NTK3 (consistent) against SGD continued from the switch for the same flow time, at the
+    longest flow time both reached in at least two seeds (SGD continues within its epoch
+    budget)."""
+    sgd = rows[(rows["method"] == "SGD continued") & (rows["variant"] == "consistent")
+               & ~rows["diverged"]]
+    counts = sgd.groupby("flow_multiple")["seed"].nunique()
+    multiples = counts[counts >= 2].index
+    if len(multiples) == 0:
+        return {"frontier_long_flow": _spec(False, "No flow time was reached by SGD continued "
+                                            "from the switch in two or more seeds.")}
+    m = float(max(multiples))
+    d = paired_points(rows, {"method": "NTK3", "variant": "consistent", "flow_multiple": m},
+                      {"method": "SGD continued", "variant": "consistent", "flow_multiple": m})
+    faithful = rows[(rows["method"] == "NTK3") & (rows["variant"] == "faithful")]
+    text = (f"At {m:g}× the replaced SGD's flow time (the longest that SGD continued reached "
+            f"within its epoch budget; the faithful NTK3 integrates "
+            f"{faithful['flow_multiple'].mean():.0f}×), SGD continued from the switch reaches "
+            f"{d['b_metric']:.2f} % in {d['b_seconds']:.3g} s and NTK3 {d['a_metric']:.2f} % in "
+            f"{d['a_seconds']:.3g} s: NTK3 is {_word(d, higher_better)} that SGD (NTK3 minus "
+            f"SGD {interval_text(d)}), in {d['b_seconds'] / d['a_seconds']:.3g}× less time.")
     return {"frontier_long_flow": _spec(d["n"] >= 2, text, d, INTERVAL)}
 
 
