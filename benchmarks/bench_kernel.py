@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import select
 import statistics
 import subprocess
@@ -44,6 +43,7 @@ import numpy as np
 from ntkbook import MLP, empirical_ntk
 from ntkbook.core.reference import jacobian_ntk
 from ntkbook.experiments import perf
+from ntkbook.pipeline.build import cpu_model
 from ntkbook.pipeline.glue import versions
 from ntkbook.store.files import atomic_write_json
 
@@ -421,16 +421,6 @@ def print_table(records: list[dict]) -> None:
     for rec in records:
         for c in rec["checks"]:
             print(f"{c['status']:<5} {c['check']}: {c['detail']}")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

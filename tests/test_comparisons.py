@@ -8,8 +8,10 @@ from ntkbook.report.comparisons import (
     alike_finding,
     excludes,
     geometric_interval,
+    interval_relation,
     lags_finding,
     ordering_finding,
+    outcome,
     pair_ratios,
     ratio_ci,
     relation,
@@ -38,6 +40,24 @@ def test_ratio_ci_is_the_ratio_of_geometric_means():
 def test_relation():
     assert relation(1.0, 2.0, 3.0) == "above" and relation(1.0, 2.0, 0.5) == "below"
     assert relation(1.0, 2.0, 1.5) == "inside" and relation(np.nan, 2.0, 1.5) == "unknown"
+    assert relation(1.0, np.inf, 1.5) == "unknown"
+
+
+@pytest.mark.parametrize(("low", "high", "value", "words"), [
+    (-0.1, 0.2, 0.0, "contains"), (0.1, 0.2, 0.0, "lies above"), (-0.3, -0.1, 0.0, "lies below"),
+    (-1.0, -0.5, -0.5, "contains"), (float("nan"), 1.0, 0.0, "is undefined"),
+])
+def test_interval_relation_words_the_interval_side(low, high, value, words):
+    assert interval_relation(low, high, value) == words
+
+
+@pytest.mark.parametrize(("low", "high", "higher_better", "expected"), [
+    (0.2, 0.5, True, "better"), (0.2, 0.5, False, "worse"), (-0.5, -0.2, True, "worse"),
+    (-0.5, -0.2, False, "better"), (-0.1, 0.3, True, "tie"), (np.nan, np.nan, True, "tie"),
+])
+def test_outcome_is_better_only_when_the_interval_excludes_zero(low, high, higher_better,
+                                                                expected):
+    assert outcome(low, high, higher_better) == expected
 
 
 SAMPLES = {"A": [1e-5, 2e-5, 1.5e-5, 1.2e-5], "B": [1.1e-5, 2.5e-5, 1e-5, 1.6e-5],

@@ -409,6 +409,18 @@ def test_damaged_packaged_wine_is_named_with_its_fix(tmp_path):
     assert wine.source == cache  # a damaged packaged copy is skipped, loudly
 
 
+def _assert_is_wine_quality(wine):
+    """The red Wine Quality table (shape, names, score counts) and the theses' split sizes;
+    returns the splits."""
+    assert wine.features.shape == (1599, 11) and wine.quality.shape == (1599,)
+    assert wine.feature_names == tuple(WINE_NAMES)
+    scores, counts = np.unique(wine.quality, return_counts=True)
+    assert dict(zip(scores.tolist(), counts.tolist(), strict=True)) == data.WINE_QUALITY_COUNTS
+    splits = data.wine_splits(wine.features, wine.quality, seed=0)
+    assert [len(splits[k][0]) for k in ("train", "val", "test")] == [959, 320, 320]
+    return splits
+
+
 def test_packaged_wine(monkeypatch):
     """The copy shipped in the package: found with no data folder, cache or network."""
     monkeypatch.setattr(wine_module, "PACKAGED_WINE_DIR", REAL_PACKAGED_WINE_DIR)
@@ -417,12 +429,7 @@ def test_packaged_wine(monkeypatch):
     assert (REAL_PACKAGED_WINE_DIR / "README.md").is_file()  # citation and licence beside it
     wine = data.load_wine_quality(download=False)
     assert wine.source == packaged
-    assert wine.features.shape == (1599, 11) and wine.quality.shape == (1599,)
-    assert wine.feature_names == tuple(WINE_NAMES)
-    scores, counts = np.unique(wine.quality, return_counts=True)
-    assert dict(zip(scores.tolist(), counts.tolist(), strict=True)) == data.WINE_QUALITY_COUNTS
-    splits = data.wine_splits(wine.features, wine.quality, seed=0)
-    assert [len(splits[k][0]) for k in ("train", "val", "test")] == [959, 320, 320]
+    splits = _assert_is_wine_quality(wine)
     # scikit-learn's StandardScaler gives the book's numbers bit for bit: the theses' split and
     # (x - train mean) / train std (ddof=0) in NumPy
     train = np.random.default_rng(0).permutation(1599)[:959]
@@ -488,12 +495,7 @@ def test_real_wine(monkeypatch):
     monkeypatch.setenv("NTKBOOK_DATA", REAL_DATA_ENV)
     wine = data.load_wine_quality(download=False)
     assert wine.source == real_wine_dir() / data.WINE_QUALITY_FILE
-    assert wine.features.shape == (1599, 11) and wine.quality.shape == (1599,)
-    assert wine.feature_names == tuple(WINE_NAMES)
-    scores, counts = np.unique(wine.quality, return_counts=True)
-    assert dict(zip(scores.tolist(), counts.tolist(), strict=True)) == data.WINE_QUALITY_COUNTS
-    splits = data.wine_splits(wine.features, wine.quality, seed=0)
-    assert [len(splits[k][0]) for k in ("train", "val", "test")] == [959, 320, 320]
+    _assert_is_wine_quality(wine)
 
 
 # --------------------------------------------------------------------------- real Fashion-MNIST

@@ -6,21 +6,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_tasks import tiny_task
 
 from ntkbook.experiments import hybrid
 from ntkbook.experiments.hybrid.record import FrontierPoint, HybridRun
 from ntkbook.report import hybrid_frontier as frontier
-
-
-def _task(kind, n=48, d=3, seed=0):
-    rng = np.random.default_rng(seed)
-    splits = {}
-    for split, size in (("train", n), ("val", 11), ("test", 13)):
-        x = rng.standard_normal((size, d))
-        y = rng.integers(0, 10, size) if kind == hybrid.CLASSIFICATION \
-            else 5.0 + x @ np.array([1.0, -0.5, 0.25])
-        splits[split] = (x, y)
-    return hybrid.make_task(f"tiny-{kind}", kind, splits)
 
 
 def _spec(task, **kw):
@@ -34,7 +24,7 @@ def _spec(task, **kw):
 
 @pytest.fixture(scope="module")
 def regression_run():
-    task = _task(hybrid.REGRESSION)
+    task = tiny_task(hybrid.REGRESSION, n=48)
     return hybrid.run_hybrid(_spec(task), task)
 
 
@@ -84,7 +74,7 @@ def test_frontier_survives_json(regression_run):
 
 
 def test_no_frontier_without_multiples():
-    task = _task(hybrid.REGRESSION)
+    task = tiny_task(hybrid.REGRESSION, n=48)
     run = hybrid.run_hybrid(_spec(task, frontier_multiples=()), task)
     assert run.branches[2].frontier == ()
 
@@ -127,12 +117,6 @@ def test_paired_verdict_follows_the_interval(gain, expected):
     assert unpaired > 2.0 and paired < unpaired / 2
 
 
-def test_lower_is_better_flips_the_outcome():
-    assert frontier.outcome(0.2, 0.5, higher_better=False) == "worse"
-    assert frontier.outcome(-0.5, -0.2, higher_better=False) == "better"
-    assert frontier.outcome(np.nan, np.nan, higher_better=True) == "tie"
-
-
 def test_frontier_rows_and_figure_from_a_record(regression_run):
     rows = frontier.frontier_rows([regression_run], "eps", 8)
     assert set(rows["method"]) == {"stop", "SGD", "SGD continued", "NTK3"}
@@ -151,7 +135,7 @@ def test_hybrid_claims_state_the_thesis_nrmse_rows_and_the_ntk1_step():
 
     (spec,) = hybrid_claims.nrmse_rounding().values()
     assert spec["holds"] and "5.764" in spec["text"]  # NTK1 (delta) needs >= 5.764
-    task = _task(hybrid.REGRESSION)
+    task = tiny_task(hybrid.REGRESSION, n=48)
     run = hybrid.run_hybrid(_spec(task, frontier_multiples=()), task)
     (ntk1,) = hybrid_claims.ntk1_steps({"wine": [run]}, 8).values()
     assert ntk1["numbers"]["switches"] == 1 and ntk1["holds"]

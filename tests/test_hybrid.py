@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.linalg
+from tiny_tasks import tiny_task
 
 from ntkbook import MLP, dynamics, reported
 from ntkbook.core.mlp import flatten_params
@@ -231,17 +232,6 @@ def test_unstable_ntk1_step_is_reported_by_its_mode_factor():
 # ----------------------------------------------------------------------------- SGD
 
 
-def _tiny_task(kind, n=37, d=3, seed=0):
-    rng = np.random.default_rng(seed)
-    splits = {}
-    for split, size in (("train", n), ("val", 11), ("test", 13)):
-        x = rng.standard_normal((size, d))
-        y = rng.integers(0, 10, size) if kind == hybrid.CLASSIFICATION \
-            else 5.0 + x @ np.array([1.0, -0.5, 0.25])
-        splits[split] = (x, y)
-    return hybrid.make_task(f"tiny-{kind}", kind, splits)
-
-
 def test_epoch_batches_cover_every_example_once():
     index, mask = epoch_batches(37, 8, np.random.default_rng(1))
     assert index.shape == mask.shape == (5, 8) and mask.sum() == 37
@@ -250,7 +240,7 @@ def test_epoch_batches_cover_every_example_once():
 
 @pytest.mark.parametrize("kind", [hybrid.CLASSIFICATION, hybrid.REGRESSION])
 def test_scan_epoch_equals_python_loop(kind):
-    task = _tiny_task(kind)
+    task = tiny_task(kind)
     net = hybrid.network(task, 5)
     params = net.init(jax.random.PRNGKey(0), jnp.float64)
     x, y = jnp.asarray(task.x_train, jnp.float64), jnp.asarray(task.y_train)
@@ -272,7 +262,7 @@ def test_scan_epoch_equals_python_loop(kind):
 
 
 def test_sgd_to_epoch_retraces_the_runs_sgd_phase():
-    task = _tiny_task(hybrid.CLASSIFICATION, n=40, d=4)
+    task = tiny_task(hybrid.CLASSIFICATION, n=40, d=4)
     spec = hybrid.HybridSpec(task.name, 6, 3, epochs=4, batch_size=16, monitor_samples=10)
     ctx = RunContext(spec, task)
     phase, _ = _sgd_phase(ctx, ctx.net.init(jax.random.PRNGKey(3), jnp.float32))
@@ -286,7 +276,7 @@ def test_sgd_to_epoch_retraces_the_runs_sgd_phase():
 
 
 def test_ntk_subset_is_the_runs_subset():
-    task = _tiny_task(hybrid.REGRESSION, n=40)
+    task = tiny_task(hybrid.REGRESSION, n=40)
     spec = hybrid.HybridSpec(task.name, 6, 5, epochs=2, kernel_samples=12, monitor_samples=10)
     subset = hybrid.ntk_subset(task, 5, 12)
     np.testing.assert_array_equal(subset, RunContext(spec, task).subset)
@@ -297,7 +287,7 @@ def test_ntk_subset_is_the_runs_subset():
 
 
 def test_sgd_divergence_raises_with_the_fix():
-    task = _tiny_task(hybrid.REGRESSION)
+    task = tiny_task(hybrid.REGRESSION)
     task = hybrid.make_task(task.name, task.kind, {
         s: (getattr(task, f"x_{s}") * 100, getattr(task, f"y_{s}") * 1e3)
         for s in ("train", "val", "test")})
@@ -346,7 +336,7 @@ def test_heuristics_refuse_bad_curves_with_a_reason():
 
 @pytest.fixture(scope="module")
 def tiny_class_task():
-    return _tiny_task(hybrid.CLASSIFICATION, n=60, d=5)
+    return tiny_task(hybrid.CLASSIFICATION, n=60, d=5)
 
 
 def _spec(task, seed=0, **kw):

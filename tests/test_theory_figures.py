@@ -1,4 +1,4 @@
-"""Helpers of chapters 1 and 2: interval wording, kernel spread, honest heat-map, figures."""
+"""Helpers of chapters 1 and 2: kernel spread, honest heat-map, figures."""
 
 import matplotlib
 
@@ -9,20 +9,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from ntkbook.report.theory_figures import (  # noqa: E402
-    interval_relation,
     kernel_spread,
     plot_kernel_deviation,
     plot_lambda_min_draws,
     plot_mode_factors,
 )
-
-
-@pytest.mark.parametrize(("low", "high", "value", "words"), [
-    (-0.1, 0.2, 0.0, "contains"), (0.1, 0.2, 0.0, "lies above"), (-0.3, -0.1, 0.0, "lies below"),
-    (-1.0, -0.5, -0.5, "contains"), (float("nan"), 1.0, 0.0, "is undefined"),
-])
-def test_interval_relation(low, high, value, words):
-    assert interval_relation(low, high, value) == words
 
 
 def test_kernel_spread_of_a_striped_kernel():

@@ -17,12 +17,19 @@ import platform
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ntkbook.pipeline.glue import failed_claims, format_claim
 from ntkbook.pipeline.profiles import CHAPTERS
-from ntkbook.pipeline.runner import ChapterError, record_path, repo_root, run_chapter
+from ntkbook.pipeline.runner import (
+    ChapterError,
+    executed_path,
+    record_path,
+    repo_root,
+    run_chapter,
+)
 from ntkbook.store.files import atomic_write_json, atomic_write_text
 
 MATHJAX_ENTRY = Path("book/_static/mathjax/tex-chtml.js")
@@ -76,7 +83,8 @@ def _format_parameters(params: dict) -> str:
     return ", ".join(f"`{k}={json.dumps(v)}`" for k, v in params.items()) or "(none)"
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The processor's name (``/proc/cpuinfo``), else what :mod:`platform` says."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -98,7 +106,7 @@ def measure_machine(root: Path) -> dict:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {
         "measured": measured,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": usable,
         "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg")
@@ -140,6 +148,60 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds:.0f} s ({seconds / 60:.1f} min)"
 
 
+@dataclass(frozen=True)
+class CellTime:
+    """One code cell of an executed chapter: its 1-based ``position`` among the notebook's
+    cells, the ``seconds`` it ran (papermill's timing) and a ``label`` (its first line of code,
+    imports and comments skipped, at most 48 characters)."""
+
+    position: int
+    seconds: float
+    label: str
+
+
+def _label(source) -> str:
+    text = "".join(source) if isinstance(source, list) else str(source)
+    lines = [ln.strip() for ln in text.splitlines()]
+    code = [ln for ln in lines if ln and not ln.startswith(("#", "import ", "from "))]
+    first = (code or lines or [""])[0]
+    return first if len(first) <= 48 else first[:47] + "…"
+
+
+def slowest_cells(notebook: Path, count: int = 3) -> list[CellTime]:
+    """The ``count`` code cells of an executed notebook that ran longest, slowest first, from
+    the duration papermill writes into each cell's metadata ([] if it wrote none)."""
+    cells = json.loads(notebook.read_text()).get("cells", [])
+    times = [CellTime(i + 1, float(c["metadata"]["papermill"]["duration"]), _label(c["source"]))
+             for i, c in enumerate(cells)
+             if c.get("cell_type") == "code"
+             and c.get("metadata", {}).get("papermill", {}).get("duration") is not None]
+    return sorted(times, key=lambda t: -t.seconds)[:count]
+
+
+def _time_section(root: Path, profile: str, records: list[dict]) -> list[str]:
+    lines = [
+        "## Where the time goes",
+        "",
+        "Each chapter's three slowest cells in the run that made its record (papermill's "
+        "timing), with their share of the chapter's run time: the place to look before "
+        "changing a parameter to make a chapter faster.",
+        "",
+        "| chapter | run time | slowest cells |",
+        "|---|---:|---|",
+    ]
+    for rec in records:
+        notebook = executed_path(root, profile, rec["chapter"])
+        if not notebook.is_file():
+            continue
+        total = rec["wall_seconds"]
+        cells = "; ".join(
+            f"cell {c.position} `{c.label.replace('`', chr(39)).replace('|', '/')}`: "
+            f"{c.seconds:.0f} s ({100 * c.seconds / total:.0f} %)"
+            for c in slowest_cells(notebook)) if total > 0 else "—"
+        lines.append(f"| {_doc(rec['chapter'])} | {_duration(total)} | {cells or '—'} |")
+    return lines
+
+
 def run_report(root: Path, profile: str, book: dict | None = None) -> str:
     """Markdown for the generated page: execution statistics (each chapter's profile, run time
     and claims), the machine and its matmul rate, parameters and versions. ``book`` is the
@@ -174,6 +236,7 @@ def run_report(root: Path, profile: str, book: dict | None = None) -> str:
     if failed:
         lines += ["", "Claims not supported by this build:", ""]
         lines += [f"- {_doc(chapter)}: `{name}`" for chapter, name in failed]
+    lines += ["", *_time_section(root, profile, records)]
     if book is not None:
         lines += ["", *_machine_section(book["machine"])]
     lines += ["", "## Parameters", "", "| chapter | seed | parameters |", "|---|---:|---|"]

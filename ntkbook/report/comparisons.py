@@ -72,7 +72,9 @@ def excludes(low: float, high: float, value: float) -> bool:
 
 def relation(low: float, high: float, value: float) -> str:
     """Where ``value`` lies against an interval: ``"above"`` the interval (value > high),
-    ``"below"`` it, ``"inside"`` it, or ``"unknown"`` when the interval is not finite."""
+    ``"below"`` it, ``"inside"`` it, or ``"unknown"`` when the interval is not finite (one
+    sample). The one place an interval is read against a value; :func:`interval_relation` and
+    :func:`outcome` word it."""
     if not (np.isfinite(low) and np.isfinite(high)):
         return "unknown"
     if value > high:
@@ -80,6 +82,31 @@ def relation(low: float, high: float, value: float) -> str:
     if value < low:
         return "below"
     return "inside"
+
+
+#: :func:`relation` worded from the interval's side, for "an interval that ... 0".
+_INTERVAL_WORDS = {"above": "lies below", "below": "lies above", "inside": "contains",
+                   "unknown": "is undefined"}
+
+
+def interval_relation(low: float, high: float, value: float) -> str:
+    """Where the interval ``[low, high]`` lies with respect to ``value``: ``"contains"``,
+    ``"lies above"`` (``low > value``), ``"lies below"`` (``high < value``), or
+    ``"is undefined"`` when a bound is not finite. Reads as
+    ``f"an interval that {interval_relation(lo, hi, 0)} 0"``."""
+    return _INTERVAL_WORDS[relation(float(low), float(high), float(value))]
+
+
+def outcome(low: float, high: float, higher_better: bool) -> str:
+    """``"better"``, ``"worse"`` or ``"tie"``: what the 95 % interval ``[low, high]`` of a
+    difference (method minus baseline) says, for a metric where higher is better or not. An
+    interval that is not finite is a tie."""
+    side = relation(low, high, 0.0)
+    if side == "below":  # the whole interval is above zero
+        return "better" if higher_better else "worse"
+    if side == "above":
+        return "worse" if higher_better else "better"
+    return "tie"
 
 
 def geometric_interval(values, level: float = 0.95) -> tuple[float, float, float]:

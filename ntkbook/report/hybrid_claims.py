@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from ntkbook.experiments.hybrid.record import HybridRun, MethodKey
+from ntkbook.report.comparisons import outcome
 from ntkbook.report.hybrid_frontier import (
     OUTCOME_WORDS,
     Verdict,
-    outcome,
     paired_points,
     verdict,
     verdict_text,

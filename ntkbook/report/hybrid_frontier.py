@@ -27,6 +27,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ntkbook.experiments.hybrid.record import HybridRun
+from ntkbook.report.comparisons import outcome
 from ntkbook.stats import mean_ci
 
 STOP, SGD_END = "stop at the switch", "SGD to E"
@@ -106,17 +107,6 @@ def frontier_summary(rows: pd.DataFrame) -> pd.DataFrame:
             entry |= {name: mean, f"{name}_lo": lo, f"{name}_hi": hi}
         out.append(entry)
     return pd.DataFrame(out)
-
-
-def outcome(lo: float, hi: float, higher_better: bool) -> str:
-    """``"better"``, ``"worse"`` or ``"tie"``: where a 95 % interval of a difference lies."""
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "tie"
-    if lo > 0:
-        return "better" if higher_better else "worse"
-    if hi < 0:
-        return "worse" if higher_better else "better"
-    return "tie"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,11 @@ from ntkbook.reported import SARVANAU_TABLE1, implied_nrmse_denominators
 from ntkbook.stats import mean_ci
 
 
+def _branches_at(runs: Sequence[HybridRun], width: int):
+    """Every NTK branch (one per switch epoch) of the runs at ``width``."""
+    return [branch for run in runs if run.width == width for branch in run.branches.values()]
+
+
 def switch_numbers(switches: pd.DataFrame, width: int) -> dict:
     """Mean switch epoch per data set and heuristic at ``width`` (prose text), and the counts of
     (run, heuristic) pairs and of those that never switched."""
@@ -41,12 +46,11 @@ def timing_breakdown(runs: Sequence[HybridRun], width: int) -> dict:
     parts: dict[str, list] = {"kernel": [], "outputs": [], "eigh": []}
     epochs = []
     for run in runs:
-        if run.width != width:
-            continue
-        epochs.extend(run.sgd.epoch_seconds[1:].tolist())
-        for branch in run.branches.values():
-            for name in parts:
-                parts[name].append(branch.kernel_seconds[name])
+        if run.width == width:
+            epochs.extend(run.sgd.epoch_seconds[1:].tolist())
+    for branch in _branches_at(runs, width):
+        for name in parts:
+            parts[name].append(branch.kernel_seconds[name])
     out = {f"{k}_seconds": float(np.mean(v)) if v else None for k, v in parts.items()}
     out["sgd_epoch_seconds"] = float(np.mean(epochs)) if epochs else None
     out["branches"] = len(parts["eigh"])
@@ -310,14 +314,10 @@ def ntk1_stability(results: dict[str, Sequence[HybridRun]], width: int) -> dict:
     out = {}
     key = MethodKey("NTK1", "consistent", "squared")
     for name, runs in results.items():
-        steps, diverged = [], 0
-        for run in runs:
-            if run.width != width:
-                continue
-            for branch in run.branches.values():
-                steps.append(branch.step_stability["consistent"])
-                m = branch.methods.get(key)
-                diverged += int(m is not None and m.diverged)
+        branches = _branches_at(runs, width)
+        steps = [branch.step_stability["consistent"] for branch in branches]
+        diverged = sum(int(m is not None and m.diverged)
+                       for m in (branch.methods.get(key) for branch in branches))
         out[name] = {"switches": len(steps), "diverged": diverged,
                      "min_step": min(steps) if steps else float("nan"),
                      "max_step": max(steps) if steps else float("nan")}

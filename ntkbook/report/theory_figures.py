@@ -2,8 +2,6 @@
 
 No JAX and no training: every function takes the arrays a chapter computed.
 
-* :func:`interval_relation` words where an interval lies with respect to a value, so that a
-  claim's sentence says what the run measured ("contains", "lies above", "lies below").
 * :func:`kernel_spread` measures how far a kernel is from a constant matrix, and how much of
   its deviation is a row-plus-column pattern (stripes).
 * :func:`plot_kernel_deviation` draws ``Theta - mean(Theta)`` with a symmetric diverging colour
@@ -24,23 +22,8 @@ from matplotlib.ticker import ScalarFormatter
 
 from ntkbook.report.figures import plot_transfer
 
-__all__ = ["interval_relation", "kernel_spread", "plot_kernel_deviation",
+__all__ = ["kernel_spread", "plot_kernel_deviation",
            "plot_lambda_min_draws", "plot_mode_factors"]
-
-
-def interval_relation(low: float, high: float, value: float) -> str:
-    """Where the interval ``[low, high]`` lies with respect to ``value``: ``"contains"``,
-    ``"lies above"`` (``low > value``), ``"lies below"`` (``high < value``), or
-    ``"is undefined"`` when a bound is NaN (an interval from one sample). Reads as
-    ``f"an interval that {interval_relation(lo, hi, 0)} 0"``."""
-    low, high, value = float(low), float(high), float(value)
-    if np.isnan(low) or np.isnan(high):
-        return "is undefined"
-    if low > value:
-        return "lies above"
-    if high < value:
-        return "lies below"
-    return "contains"
 
 
 def kernel_spread(theta) -> dict[str, float]:
