@@ -187,6 +187,7 @@ def test_run_report_shows_times_claims_and_the_machine(smoke_book):
     report = (html / "book" / "run_report.html").read_text()
     assert all(chapter in report for chapter in CHAPTERS)
     assert "Execution statistics" in report and "GFLOP/s" in report
+    assert "Where the time goes" in report and report.count("slowest") >= 1
     for entry in book["chapters"]:
         assert f"{entry['wall_seconds']:.1f}" in report
 
