@@ -11,6 +11,7 @@ from tiny_tasks import tiny_task
 from ntkbook.experiments import hybrid
 from ntkbook.experiments.hybrid.record import FrontierPoint, HybridRun
 from ntkbook.report import hybrid_frontier as frontier
+from ntkbook.stats import mean_ci
 
 
 def _spec(task, **kw):
@@ -101,6 +102,37 @@ def _synthetic_rows(ntk_gain, seeds=6, noise=0.1, seed=0):
                          "test_metric": metric + offset + rng.normal(0, noise),
                          "test_loss": 0.5, "diverged": False})
     return pd.DataFrame(rows)
+
+
+def test_best_of_many_null_points_is_judged_by_simultaneous_intervals():
+    """Forty NTK points with no true difference from the stop: some 95 % intervals exclude
+    zero by chance; the verdict names none a win, the best point's words read its Bonferroni
+    interval (a t-interval at 1 - 0.05/m), and every chance 'win' is listed as such."""
+    rng = np.random.default_rng(3)
+    base = _synthetic_rows(0.0, seeds=5)
+    base = base[base["method"] != "NTK3"]
+    extra = []
+    for k in range(40):
+        for s in range(5):
+            stop = base[(base["seed"] == s) & (base["method"] == "stop")].iloc[0]
+            extra.append(stop.to_dict() | {
+                "method": "NTK3", "label": "NTK3 consistent", "variant": "consistent",
+                "kernel": "mean", "position": 0.1 * (k + 1), "flow_multiple": 0.1 * (k + 1),
+                "seconds": 0.3, "test_metric": stop["test_metric"] + rng.normal(0, 1.0)})
+    rows = pd.concat([base, pd.DataFrame(extra)], ignore_index=True)
+    v = frontier.verdict(rows, True)
+    assert v.comparisons == 40 and v.beats_stop == ()
+    assert len(v.beats_stop_alone) >= 1  # by chance, with this seed: the reason for the rule
+    best = v.best
+    assert best["vs_stop_lo"] > 0 > best["vs_stop_simlo"]
+    assert v.best_vs_stop_outcome == "tie"
+    diffs = [r["test_metric"] - base[(base["seed"] == r["seed"]) & (base["method"] == "stop")]
+             ["test_metric"].iloc[0] for r in extra if r["position"] == best["position"]]
+    _, lo, hi = mean_ci(diffs, 1 - 0.05 / 40)
+    assert (best["vs_stop_simlo"], best["vs_stop_simhi"]) == pytest.approx((lo, hi))
+    texts = frontier.verdict_text(v, "test accuracy")
+    assert "No NTK point is better than stopping at the switch once the 40" in texts["stop"]
+    assert "expected by chance" in texts["stop"] and "Bonferroni" in texts["best"]
 
 
 @pytest.mark.parametrize(("gain", "expected"), [(0.8, "better"), (-0.8, "worse"), (0.0, "tie")])

@@ -141,12 +141,15 @@ def frontier_verdicts(rows: pd.DataFrame, dataset: str, heuristic: str,
     v = verdict(rows, higher_better)
     numbers = {"seeds": v.seeds, "stop": list(v.stop), "sgd_end": list(v.sgd_end),
                "sgd_vs_stop": list(v.sgd_vs_stop),
-               "best": {k: v.best[k] for k in ("label", "flow_multiple", "seconds", "metric",
-                                               "vs_stop", "vs_stop_lo", "vs_stop_hi",
-                                               "vs_sgd_end", "vs_sgd_end_lo", "vs_sgd_end_hi")}}
+               "comparisons": v.comparisons,
+               "best": {k: v.best[k] for k in (
+                   "label", "flow_multiple", "seconds", "metric", "vs_stop", "vs_stop_lo",
+                   "vs_stop_hi", "vs_stop_simlo", "vs_stop_simhi", "vs_sgd_end",
+                   "vs_sgd_end_lo", "vs_sgd_end_hi", "vs_sgd_end_simlo", "vs_sgd_end_simhi")}}
     claims = {f"frontier_{dataset}_{heuristic}_{part}": _spec(
         v.seeds >= 2, text, numbers, "paired 95 % t-intervals (a difference counts only when "
-        "its interval excludes 0)") for part, text in verdict_text(v, _METRIC[dataset]).items()}
+        "its interval excludes 0); Bonferroni-simultaneous over the NTK points for the best "
+        "point and the lists") for part, text in verdict_text(v, _METRIC[dataset]).items()}
     return v, claims
 
 

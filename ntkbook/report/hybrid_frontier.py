@@ -31,6 +31,9 @@ from ntkbook.report.comparisons import outcome
 from ntkbook.stats import mean_ci
 
 STOP, SGD_END = "stop at the switch", "SGD to E"
+#: Coverage of every interval; what identifies one frontier point across seeds.
+LEVEL = 0.95
+POINT_KEYS = ["method", "label", "variant", "kernel", "position"]
 #: Colours per curve family, taken in order by its curves (e.g. NTK3 squared, then softmax).
 FRONTIER_COLORS = {"SGD": ("k",), "SGD continued": ("0.45",), "NTK3": ("C2", "C8", "C9"),
                    "CE flow": ("C3", "C1", "C6")}
@@ -81,9 +84,9 @@ def _with_baselines(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def frontier_summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """Seed means per curve point with 95 % intervals, and paired differences from the stop and
-    from SGD to ``E``.
+def frontier_summary(rows: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
+    """Seed means per curve point with ``level`` (95 %) intervals, and paired differences from
+    the stop and from SGD to ``E``.
 
     Columns: ``method, label, variant, kernel, position, flow_multiple, seeds, diverged,
     seconds, metric,
@@ -92,8 +95,8 @@ def frontier_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """
     data = _with_baselines(rows)
     out = []
-    keys = ["method", "label", "variant", "kernel", "position"]
-    for (method, label, variant, kernel, position), group in data.groupby(keys, sort=False):
+    for (method, label, variant, kernel, position), group in data.groupby(POINT_KEYS,
+                                                                          sort=False):
         ok = group[~group["diverged"]]
         entry = {"method": method, "label": label, "variant": variant, "kernel": kernel,
                  "position": position,
@@ -103,7 +106,7 @@ def frontier_summary(rows: pd.DataFrame) -> pd.DataFrame:
         for name, values in (("metric", ok["test_metric"]),
                              ("vs_stop", ok["test_metric"] - ok["stop_metric"]),
                              ("vs_sgd_end", ok["test_metric"] - ok["sgd_end_metric"])):
-            mean, lo, hi = mean_ci(values) if len(values) else (np.nan, np.nan, np.nan)
+            mean, lo, hi = mean_ci(values, level) if len(values) else (np.nan,) * 3
             entry |= {name: mean, f"{name}_lo": lo, f"{name}_hi": hi}
         out.append(entry)
     return pd.DataFrame(out)
@@ -118,13 +121,21 @@ class Verdict:
         stop: seed mean and 95 % interval of the metric at the switch, ``(mean, lo, hi)``.
         sgd_end: the same for SGD to ``E``; ``sgd_end_seconds`` its mean seconds.
         sgd_vs_stop: paired difference SGD to E minus stop, ``(mean, lo, hi)``.
-        best: the NTK-family point (NTK3 or CE flow) with the best mean metric among those with
-            an interval (if any), its label, flow multiple, seconds and differences from the stop
-            and from SGD to E.
-        beats_stop / loses_to_stop: NTK points whose paired interval against the stop lies on
-            the better / worse side of zero (labels with their multiple).
+        comparisons: ``m``, the NTK-family points (NTK3 or CE flow) compared with the baselines.
+        best: the NTK-family point with the best mean metric among those with an interval (if
+            any), its label, flow multiple, seconds and differences from the stop and from SGD
+            to E, with their own 95 % intervals (``*_lo``, ``*_hi``) and simultaneous ones over
+            the ``m`` points (``*_simlo``, ``*_simhi``: Bonferroni, each at 1 - 0.05/m).
+        beats_stop / loses_to_stop: NTK points whose *simultaneous* paired interval against the
+            stop lies on the better / worse side of zero (labels with their multiple).
+        beats_stop_alone: NTK points better than the stop by their own 95 % interval only (with
+            ``m`` points and no true difference, about ``0.025 m`` of them would be by chance).
         matches_sgd_end: NTK points not worse than SGD to E (an interval of the difference that
             is not on the worse side), the cheapest first.
+
+    The best point is chosen *because* it looks best, and the lists scan ``m`` points, so their
+    verdict words read the simultaneous intervals: with ``m`` points compared, some 95 %
+    intervals exclude zero by chance alone.
     """
 
     seeds: int
@@ -133,9 +144,11 @@ class Verdict:
     sgd_end: tuple[float, float, float]
     sgd_end_seconds: float
     sgd_vs_stop: tuple[float, float, float]
+    comparisons: int
     best: dict
     beats_stop: tuple[str, ...]
     loses_to_stop: tuple[str, ...]
+    beats_stop_alone: tuple[str, ...]
     matches_sgd_end: tuple[dict, ...]
 
     @property
@@ -144,11 +157,12 @@ class Verdict:
 
     @property
     def best_vs_stop_outcome(self) -> str:
-        return outcome(self.best["vs_stop_lo"], self.best["vs_stop_hi"], self.higher_better)
+        return outcome(self.best["vs_stop_simlo"], self.best["vs_stop_simhi"],
+                       self.higher_better)
 
     @property
     def best_vs_sgd_end_outcome(self) -> str:
-        return outcome(self.best["vs_sgd_end_lo"], self.best["vs_sgd_end_hi"],
+        return outcome(self.best["vs_sgd_end_simlo"], self.best["vs_sgd_end_simhi"],
                        self.higher_better)
 
 
@@ -159,14 +173,20 @@ def _point_name(row) -> str:
 def verdict(rows: pd.DataFrame, higher_better: bool) -> Verdict:
     """The verdict of one frontier (rows of :func:`frontier_rows`)."""
     data = _with_baselines(rows)
-    summary = frontier_summary(rows)
-    ntk = summary[summary["method"].isin(["NTK3", "CE flow"]) & summary["metric"].notna()]
+    ntk = _ntk_points(frontier_summary(rows))
     # points with an interval (two or more seeds that did not diverge), where there are any
     resolved = ntk[ntk["vs_stop_lo"].notna()]
     ntk = resolved if not resolved.empty else ntk
+    m = len(ntk)
+    simultaneous = _ntk_points(frontier_summary(rows, 1 - (1 - LEVEL) / max(m, 1)))
+    sim = simultaneous.set_index(POINT_KEYS)[["vs_stop_lo", "vs_stop_hi", "vs_sgd_end_lo",
+                                              "vs_sgd_end_hi"]]
+    sim.columns = ["vs_stop_simlo", "vs_stop_simhi", "vs_sgd_end_simlo", "vs_sgd_end_simhi"]
+    ntk = ntk.join(sim, on=POINT_KEYS)
     best = ntk.loc[ntk["metric"].idxmax() if higher_better else ntk["metric"].idxmin()]
     per_seed = data.drop_duplicates("seed")
-    outcomes = [(outcome(r["vs_stop_lo"], r["vs_stop_hi"], higher_better), _point_name(r))
+    outcomes = [(outcome(r["vs_stop_simlo"], r["vs_stop_simhi"], higher_better),
+                 outcome(r["vs_stop_lo"], r["vs_stop_hi"], higher_better), _point_name(r))
                 for _, r in ntk.iterrows()]
     matches = [r.to_dict() for _, r in ntk.sort_values("seconds").iterrows()
                if np.isfinite(r["vs_sgd_end_lo"])
@@ -176,10 +196,17 @@ def verdict(rows: pd.DataFrame, higher_better: bool) -> Verdict:
         stop=mean_ci(per_seed["stop_metric"]), sgd_end=mean_ci(per_seed["sgd_end_metric"]),
         sgd_end_seconds=float(per_seed["sgd_end_seconds"].mean()),
         sgd_vs_stop=mean_ci(per_seed["sgd_end_metric"] - per_seed["stop_metric"]),
-        best=best.to_dict(),
-        beats_stop=tuple(name for o, name in outcomes if o == "better"),
-        loses_to_stop=tuple(name for o, name in outcomes if o == "worse"),
+        comparisons=m, best=best.to_dict(),
+        beats_stop=tuple(name for o, _, name in outcomes if o == "better"),
+        loses_to_stop=tuple(name for o, _, name in outcomes if o == "worse"),
+        beats_stop_alone=tuple(name for o, alone, name in outcomes
+                               if alone == "better" and o != "better"),
         matches_sgd_end=tuple(matches))
+
+
+def _ntk_points(summary: pd.DataFrame) -> pd.DataFrame:
+    """The NTK-family points (NTK3, CE flow) of a frontier summary that have a metric."""
+    return summary[summary["method"].isin(["NTK3", "CE flow"]) & summary["metric"].notna()]
 
 
 _AXES = {"seconds": "wall seconds from the switch",
@@ -254,31 +281,45 @@ def _interval(mean: float, lo: float, hi: float, unit: str = " points") -> str:
     return f"{mean:+.2f}{unit} [{lo:+.2f}, {hi:+.2f}]"
 
 
+def _bounds(lo: float, hi: float) -> str:
+    return f"[{lo:+.2f}, {hi:+.2f}]" if np.isfinite(lo) and np.isfinite(hi) else "(none)"
+
+
 def verdict_text(v: Verdict, metric: str) -> dict[str, str]:
     """The frontier's verdict as sentences whose every comparison word is read off a paired
     95 % interval (:func:`outcome`): ``sgd``, ``best``, ``stop`` and ``cheapest``."""
     sgd_word = OUTCOME_WORDS[v.sgd_vs_stop_outcome]
-    best = v.best
-    best_stop = _interval(best["vs_stop"], best["vs_stop_lo"], best["vs_stop_hi"])
-    best_sgd = _interval(best["vs_sgd_end"], best["vs_sgd_end_lo"], best["vs_sgd_end_hi"])
+    best, m = v.best, v.comparisons
+    best_stop = (_interval(best["vs_stop"], best["vs_stop_simlo"], best["vs_stop_simhi"])
+                 + f"; its own 95 % interval {_bounds(best['vs_stop_lo'], best['vs_stop_hi'])}")
+    best_sgd = (_interval(best["vs_sgd_end"], best["vs_sgd_end_simlo"], best["vs_sgd_end_simhi"])
+                + f"; its own {_bounds(best['vs_sgd_end_lo'], best['vs_sgd_end_hi'])}")
     out = {
         "sgd": (f"SGD's remaining epochs end {sgd_word} stopping at the switch: "
                 f"{metric} {v.sgd_end[0]:.2f} % against {v.stop[0]:.2f} %, a paired difference "
                 f"of {_interval(*v.sgd_vs_stop)} over {v.seeds} seeds, in "
                 f"{v.sgd_end_seconds:.3g} s."),
-        "best": (f"The best NTK point, {_point_name(best)} the replaced flow time "
-                 f"({best['seconds']:.3g} s), ends {OUTCOME_WORDS[v.best_vs_stop_outcome]} the "
-                 f"switch point ({best_stop}) and {OUTCOME_WORDS[v.best_vs_sgd_end_outcome]} "
-                 f"SGD to the last epoch ({best_sgd})."),
+        "best": (f"The best of the {m} NTK points, {_point_name(best)} the replaced flow "
+                 f"time ({best['seconds']:.3g} s), ends {OUTCOME_WORDS[v.best_vs_stop_outcome]} "
+                 f"the switch point ({best_stop}) and "
+                 f"{OUTCOME_WORDS[v.best_vs_sgd_end_outcome]} SGD to the last epoch "
+                 f"({best_sgd}); it was picked for looking best, so the words read the "
+                 f"intervals that hold for all {m} points at once (Bonferroni)."),
     }
     if v.beats_stop:
-        out["stop"] = ("Better than stopping at the switch (paired interval above zero): "
-                       + "; ".join(v.beats_stop) + ".")
+        out["stop"] = (f"Better than stopping at the switch by an interval that holds for all {m}"
+                       " NTK points at once: " + "; ".join(v.beats_stop) + ".")
     else:
-        out["stop"] = "No NTK point is better than stopping at the switch by its paired interval."
+        out["stop"] = (f"No NTK point is better than stopping at the switch once the {m} "
+                       "comparisons are accounted for (Bonferroni).")
+    if v.beats_stop_alone:
+        out["stop"] += (f" By its own 95 % interval alone, {len(v.beats_stop_alone)} more would "
+                        f"be ({'; '.join(v.beats_stop_alone)}), where about {0.025 * m:.1f} "
+                        f"such wins are expected by chance among {m} points with no true "
+                        "difference.")
     if v.loses_to_stop:
         out["stop"] += (f" {len(v.loses_to_stop)} of the NTK points are worse than the switch "
-                        "point by theirs.")
+                        "point, by the same simultaneous intervals.")
     if v.matches_sgd_end:
         c = v.matches_sgd_end[0]
         out["cheapest"] = (
