@@ -34,6 +34,9 @@ STOP, SGD_END = "stop at the switch", "SGD to E"
 #: Coverage of every interval; what identifies one frontier point across seeds.
 LEVEL = 0.95
 POINT_KEYS = ["method", "label", "variant", "kernel", "position"]
+#: ``position`` of the faithful NTK3: one point per seed at the thesis' time scale, whose flow
+#: multiple differs between seeds with their switch epochs (the summary shows its mean).
+FAITHFUL = -1.0
 #: Colours per curve family, taken in order by its curves (e.g. NTK3 squared, then softmax).
 FRONTIER_COLORS = {"SGD": ("k",), "SGD continued": ("0.45",), "NTK3": ("C2", "C8", "C9"),
                    "CE flow": ("C3", "C1", "C6")}
@@ -50,7 +53,8 @@ def frontier_rows(runs: Sequence[HybridRun], heuristic: str, width: int) -> pd.D
     Columns: ``seed, switch_epoch, method, label, position, flow_multiple, epochs_after,
     seconds, test_metric`` (percent; NaN if diverged), ``test_loss, diverged``. ``position`` is
     the key that is the same across seeds: the flow multiple for NTK points and SGD continued,
-    the epochs after the switch for the run's SGD, 0 for the stop.
+    :data:`FAITHFUL` for the faithful NTK3, the epochs after the switch for the run's SGD, 0 for
+    the stop.
     """
     rows = []
     for run in runs:
@@ -60,7 +64,8 @@ def frontier_rows(runs: Sequence[HybridRun], heuristic: str, width: int) -> pd.D
         remaining = run.epochs - branch.switch_epoch
         for p in branch.frontier:
             epochs_after = p.flow_multiple * remaining if p.method in ("stop", "SGD") else np.nan
-            position = round(epochs_after) if p.method in ("stop", "SGD") else p.flow_multiple
+            position = (round(epochs_after) if p.method in ("stop", "SGD")
+                        else FAITHFUL if p.variant == "faithful" else p.flow_multiple)
             rows.append({"seed": run.seed, "switch_epoch": branch.switch_epoch,
                          "method": p.method, "label": p.label, "variant": p.variant,
                          "residual": p.residual, "kernel": p.kernel, "samples": p.samples,
@@ -166,8 +171,19 @@ class Verdict:
                        self.higher_better)
 
 
-def _point_name(row) -> str:
-    return f"{row['label']} at {row['flow_multiple']:.3g}×"
+def _point_name(row, of: str = "") -> str:
+    """``"NTK3 ... at 0.3×"`` (+ ``of``, e.g. ``" the replaced flow time"``)."""
+    if row["position"] == FAITHFUL:
+        return (f"{row['label']} at the thesis' time scale ({row['flow_multiple']:.3g}×{of} on "
+                "average)")
+    return f"{row['label']} at {row['flow_multiple']:.3g}×{of}"
+
+
+OF_FLOW = " the replaced flow time"
+
+
+def _point_seeds(row) -> int:
+    return int(row["seeds"] - row["diverged"])
 
 
 def verdict(rows: pd.DataFrame, higher_better: bool) -> Verdict:
@@ -299,8 +315,9 @@ def verdict_text(v: Verdict, metric: str) -> dict[str, str]:
                 f"{metric} {v.sgd_end[0]:.2f} % against {v.stop[0]:.2f} %, a paired difference "
                 f"of {_interval(*v.sgd_vs_stop)} over {v.seeds} seeds, in "
                 f"{v.sgd_end_seconds:.3g} s."),
-        "best": (f"The best of the {m} NTK points, {_point_name(best)} the replaced flow "
-                 f"time ({best['seconds']:.3g} s), ends {OUTCOME_WORDS[v.best_vs_stop_outcome]} "
+        "best": (f"The best of the {m} NTK points, {_point_name(best, OF_FLOW)} "
+                 f"({best['seconds']:.3g} s, {_point_seeds(best)} seeds), ends "
+                 f"{OUTCOME_WORDS[v.best_vs_stop_outcome]} "
                  f"the switch point ({best_stop}) and "
                  f"{OUTCOME_WORDS[v.best_vs_sgd_end_outcome]} SGD to the last epoch "
                  f"({best_sgd}); it was picked for looking best, so the words read the "
@@ -324,7 +341,7 @@ def verdict_text(v: Verdict, metric: str) -> dict[str, str]:
         c = v.matches_sgd_end[0]
         out["cheapest"] = (
             f"The cheapest NTK point not worse than SGD to the last epoch is "
-            f"{_point_name(c)} the replaced flow time: {c['seconds']:.3g} s against SGD's "
+            f"{_point_name(c, OF_FLOW)}: {c['seconds']:.3g} s against SGD's "
             f"{v.sgd_end_seconds:.3g} s ({c['seconds'] / v.sgd_end_seconds:.3g}× the time), "
             f"difference {_interval(c['vs_sgd_end'], c['vs_sgd_end_lo'], c['vs_sgd_end_hi'])}.")
     else:
