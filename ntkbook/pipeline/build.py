@@ -178,6 +178,11 @@ def slowest_cells(notebook: Path, count: int = 3) -> list[CellTime]:
     return sorted(times, key=lambda t: -t.seconds)[:count]
 
 
+def _code_span(text: str) -> str:
+    """``text`` as inline code in a Markdown table cell (no backtick or pipe inside)."""
+    return "`" + text.replace("`", "'").replace("|", "/") + "`"
+
+
 def _time_section(root: Path, profile: str, records: list[dict]) -> list[str]:
     lines = [
         "## Where the time goes",
@@ -195,9 +200,9 @@ def _time_section(root: Path, profile: str, records: list[dict]) -> list[str]:
             continue
         total = rec["wall_seconds"]
         cells = "; ".join(
-            f"cell {c.position} `{c.label.replace('`', chr(39)).replace('|', '/')}`: "
-            f"{c.seconds:.0f} s ({100 * c.seconds / total:.0f} %)"
-            for c in slowest_cells(notebook)) if total > 0 else "—"
+            f"cell {c.position} {_code_span(c.label)}: {c.seconds:.0f} s "
+            f"({100 * c.seconds / total:.0f} %)" for c in slowest_cells(notebook)
+        ) if total > 0 else "—"
         lines.append(f"| {_doc(rec['chapter'])} | {_duration(total)} | {cells or '—'} |")
     return lines
 
